@@ -1,0 +1,42 @@
+#pragma once
+// Error messages that name the function, the bad value and the valid range.
+
+#include <cstdint>    // std::int64_t
+#include <sstream>    // std::ostringstream
+#include <stdexcept>  // std::invalid_argument, std::out_of_range
+#include <string>     // std::string
+
+namespace emb::detail {
+
+// Concatenates its arguments with operator<<: message("index ", 12, " is out of range").
+template <class... Args>
+std::string message(const Args&... args) {
+  std::ostringstream out;
+  out.precision(17);
+  (out << ... << args);
+  return out.str();
+}
+
+template <class... Args>
+[[noreturn]] void throw_invalid(const Args&... args) {
+  throw std::invalid_argument(message(args...));
+}
+
+template <class... Args>
+[[noreturn]] void throw_out_of_range(const Args&... args) {
+  throw std::out_of_range(message(args...));
+}
+
+// Checks every index before anything is touched, so a bad call changes nothing.
+template <class I>
+void check_indices(const char* where, const I* data, std::size_t n, std::int64_t num_embeddings) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto idx = static_cast<std::int64_t>(data[i]);
+    if (idx < 0 || idx >= num_embeddings) {
+      throw_out_of_range(where, ": index ", idx, " at position ", i, " is out of range [0, ",
+                         num_embeddings, ")");
+    }
+  }
+}
+
+}  // namespace emb::detail

@@ -1,0 +1,141 @@
+#pragma once
+// What Embedding and EmbeddingBag share: the weight, its options, validation, max_norm renorm
+// and the coalescing of per-position gradients into a row-sparse Gradient.
+
+#include <algorithm>  // std::sort, std::unique, std::max
+#include <cmath>      // std::abs, std::pow, std::sqrt, std::isinf
+#include <cstring>    // std::memcpy
+#include <optional>   // std::optional
+#include <vector>     // std::vector
+
+#include "emb/detail/check.hpp"
+#include "emb/detail/random.hpp"
+#include "emb/detail/sort.hpp"
+#include "emb/gradient.hpp"
+#include "emb/types.hpp"
+
+namespace emb::detail {
+
+// The options both table kinds take, already validated.
+struct TableOptions {
+  std::optional<Index> padding_idx{};  // normalized to [0, num_embeddings)
+  std::optional<double> max_norm{};
+  double norm_type = 2.0;
+  bool scale_grad_by_freq = false;
+};
+
+inline void check_shape(const char* where, Index num_embeddings, Index embedding_dim) {
+  if (num_embeddings <= 0) {
+    throw_invalid(where, ": num_embeddings must be positive, got ", num_embeddings);
+  }
+  if (embedding_dim <= 0) {
+    throw_invalid(where, ": embedding_dim must be positive, got ", embedding_dim);
+  }
+}
+
+// PyTorch's rules: padding_idx in [-num, num), negative counting from the end; max_norm and
+// norm_type positive (norm_type may be infinity: the max-abs norm).
+inline TableOptions make_table_options(const char* where, Index num_embeddings,
+                                       std::optional<Index> padding_idx,
+                                       std::optional<double> max_norm, double norm_type,
+                                       bool scale_grad_by_freq) {
+  TableOptions options{.norm_type = norm_type, .scale_grad_by_freq = scale_grad_by_freq};
+  if (padding_idx) {
+    const Index p = *padding_idx;
+    if (p < -num_embeddings || p >= num_embeddings) {
+      throw_out_of_range(where, ": padding_idx ", p, " is out of range [", -num_embeddings, ", ",
+                         num_embeddings, ")");
+    }
+    options.padding_idx = p < 0 ? p + num_embeddings : p;
+  }
+  if (max_norm) {
+    if (!(*max_norm > 0)) throw_invalid(where, ": max_norm must be positive, got ", *max_norm);
+    options.max_norm = max_norm;
+  }
+  if (!(norm_type > 0)) throw_invalid(where, ": norm_type must be positive, got ", norm_type);
+  return options;
+}
+
+// The p-norm of one row, accumulated in double.
+template <class T>
+double row_norm(const T* row, Index dim, double p) {
+  double acc = 0;
+  if (std::isinf(p)) {
+    for (Index j = 0; j < dim; ++j) acc = std::max(acc, std::abs(static_cast<double>(row[j])));
+    return acc;
+  }
+  if (p == 2) {
+    for (Index j = 0; j < dim; ++j) acc += static_cast<double>(row[j]) * row[j];
+    return std::sqrt(acc);
+  }
+  if (p == 1) {
+    for (Index j = 0; j < dim; ++j) acc += std::abs(static_cast<double>(row[j]));
+    return acc;
+  }
+  for (Index j = 0; j < dim; ++j) acc += std::pow(std::abs(static_cast<double>(row[j])), p);
+  return std::pow(acc, 1.0 / p);
+}
+
+// PyTorch's embedding_renorm_ (CPU): each distinct looked-up row whose norm exceeds max_norm is
+// scaled in place by max_norm / (norm + 1e-7). Indices must already be validated.
+template <class T, class I>
+void renorm_rows(Matrix<T>& weight, const I* indices, std::size_t n, double max_norm,
+                 double norm_type) {
+  std::vector<Index> distinct(indices, indices + n);
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const Index dim = weight.cols();
+  for (Index r : distinct) {
+    T* row = weight.data() + r * dim;
+    const double norm = row_norm(row, dim, norm_type);
+    if (norm > max_norm) {
+      const auto scale = static_cast<T>(max_norm / (norm + 1e-7));
+      for (Index j = 0; j < dim; ++j) row[j] *= scale;
+    }
+  }
+}
+
+// Gathers rows: out row i = weight row indices[i]. `out` has row stride `out_stride`.
+template <class T, class I>
+void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* out,
+                 Index out_stride) {
+  const Index dim = weight.cols();
+  const auto bytes = static_cast<std::size_t>(dim) * sizeof(T);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::memcpy(out + static_cast<Index>(i) * out_stride,
+                weight.data() + static_cast<Index>(indices[i]) * dim, bytes);
+  }
+}
+
+// Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
+// must add scale * (the gradient flowing into weight[indices[i]]) to `out`. Positions of one row
+// are visited in input order; the padding row is skipped; with scale_grad_by_freq the scale is
+// 1 / (occurrences of the row in the whole call), as PyTorch.
+template <class T, class I, class AddRow>
+Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
+                     const TableOptions& options, AddRow&& add_row) {
+  Groups groups = group_positions(indices, n, num_embeddings);
+  Gradient<T> grad;
+  grad.num_embeddings = num_embeddings;
+  grad.rows.reserve(groups.rows.size());
+  std::vector<std::size_t> group_of_row;
+  group_of_row.reserve(groups.rows.size());
+  for (std::size_t g = 0; g < groups.rows.size(); ++g) {
+    if (options.padding_idx && groups.rows[g] == *options.padding_idx) continue;
+    grad.rows.push_back(groups.rows[g]);
+    group_of_row.push_back(g);
+  }
+  grad.values.setZero(static_cast<Index>(grad.rows.size()), dim);
+  for (std::size_t k = 0; k < grad.rows.size(); ++k) {
+    const std::size_t g = group_of_row[k];
+    const Index begin = groups.starts[g], end = groups.starts[g + 1];
+    const T scale = options.scale_grad_by_freq ? T(1) / static_cast<T>(end - begin) : T(1);
+    auto out = grad.values.row(static_cast<Index>(k));
+    for (Index p = begin; p < end; ++p) {
+      add_row(out, groups.order[static_cast<std::size_t>(p)], scale);
+    }
+  }
+  return grad;
+}
+
+}  // namespace emb::detail

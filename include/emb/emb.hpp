@@ -1,0 +1,7 @@
+#pragma once
+// The umbrella header: everything public in emb. Each header also compiles on its own.
+
+#include "emb/embedding.hpp"
+#include "emb/gradient.hpp"
+#include "emb/types.hpp"
+#include "emb/version.hpp"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what emb needs on Debian/Ubuntu, skipping packages already present.
+#   scripts/setup.sh           build + tests: compilers, CMake, Eigen, Catch2, clang-format,
+#                              PyTorch and gensim (reference values for the conformance tests)
+#   scripts/setup.sh --run     only what building the tools needs
+#   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
+set -euo pipefail
+
+packages=(build-essential cmake libeigen3-dev)
+case "${1:-}" in
+  --run) ;;
+  --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
+                      python3-gensim fasttext hyperfine dict-gcide wordnet-base) ;;
+  "") packages+=(catch2 clang clang-format libomp-dev python3-torch python3-gensim
+                 python3-numpy) ;;
+  *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "setup: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

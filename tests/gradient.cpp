@@ -1,0 +1,61 @@
+// Gradient<T>: dense conversion and merging.
+
+#include <catch2/catch.hpp>
+#include <emb/gradient.hpp>
+
+using emb::Gradient;
+using emb::Index;
+using emb::Matrix;
+
+namespace {
+template <class T>
+Gradient<T> make(Index num, std::vector<Index> rows, std::initializer_list<T> values, Index dim) {
+  Gradient<T> g;
+  g.num_embeddings = num;
+  g.values.resize(static_cast<Index>(rows.size()), dim);
+  std::copy(values.begin(), values.end(), g.values.data());
+  g.rows = std::move(rows);
+  return g;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("to_dense places each row and leaves the rest zero", "[gradient]", float,
+                   double) {
+  const auto g = make<TestType>(5, {1, 4}, {1, 2, 3, 4, 5, 6}, 3);
+  CHECK_FALSE(g.empty());
+  CHECK(g.embedding_dim() == 3);
+  Matrix<TestType> want = Matrix<TestType>::Zero(5, 3);
+  want.row(1) << 1, 2, 3;
+  want.row(4) << 4, 5, 6;
+  CHECK(g.to_dense() == want);
+}
+
+TEMPLATE_TEST_CASE("operator+= merges rows and sums shared ones", "[gradient]", float, double) {
+  using T = TestType;
+  auto a = make<T>(6, {0, 2, 5}, {1, 1, 2, 2, 3, 3}, 2);
+  const auto b = make<T>(6, {2, 3}, {10, 10, 20, 20}, 2);
+  const Matrix<T> dense = a.to_dense() + b.to_dense();
+  a += b;
+  CHECK(a.rows == std::vector<Index>{0, 2, 3, 5});
+  CHECK(a.to_dense() == dense);
+
+  Gradient<T> empty;  // default-constructed adopts the other's shape
+  empty += b;
+  CHECK(empty.rows == b.rows);
+  CHECK(empty.values == b.values);
+  a += Gradient<T>{};
+  CHECK(a.to_dense() == dense);
+}
+
+TEMPLATE_TEST_CASE("operator+= rejects another table's gradient and changes nothing",
+                   "[gradient][errors]", float, double) {
+  using T = TestType;
+  auto a = make<T>(6, {0}, {1, 1}, 2);
+  const auto copy = a;
+  REQUIRE_THROWS_AS(a += make<T>(7, {0}, {1, 1}, 2), std::invalid_argument);
+  REQUIRE_THROWS_WITH(a += make<T>(6, {0}, {1, 1, 1}, 3),
+                      "emb::Gradient::operator+=: cannot add a gradient of a (6, 3) table to a "
+                      "gradient of a (6, 2) table");
+  CHECK(a.rows == copy.rows);
+  CHECK(a.values == copy.values);
+}
