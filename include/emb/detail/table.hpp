@@ -9,6 +9,7 @@
 #include <vector>     // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/parallel.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/sort.hpp"
 #include "emb/gradient.hpp"
@@ -95,22 +96,49 @@ void renorm_rows(Matrix<T>& weight, const I* indices, std::size_t n, double max_
   }
 }
 
-// Gathers rows: out row i = weight row indices[i]. `out` has row stride `out_stride`.
+// Asks the cache for the row at `p` (`bytes` long) ahead of its use: gathers and scatters jump
+// between random rows, so the hardware prefetcher cannot guess the next one.
+inline void prefetch_bytes(const void* p, std::size_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* c = static_cast<const char*>(p);
+  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
+// How many rows ahead a gather prefetches: enough to hide a DRAM miss behind the copies of the
+// rows in between.
+inline constexpr std::size_t prefetch_distance = 8;
+
+// Gathers rows: out row i = weight row indices[i]. `out` has row stride `out_stride`. Each
+// thread copies a contiguous range of output rows.
 template <class T, class I>
 void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* out,
                  Index out_stride) {
   const Index dim = weight.cols();
   const auto bytes = static_cast<std::size_t>(dim) * sizeof(T);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::memcpy(out + static_cast<Index>(i) * out_stride,
-                weight.data() + static_cast<Index>(indices[i]) * dim, bytes);
-  }
+  const T* w = weight.data();
+  const auto rows_per_thread =
+      static_cast<std::int64_t>(std::max<std::size_t>(1, (64 << 10) / bytes));
+  parallel_ranges(
+      static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
+        const auto last = static_cast<std::size_t>(end);
+        for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
+          if (i + prefetch_distance < last) {
+            prefetch_bytes(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
+          }
+          std::memcpy(out + static_cast<Index>(i) * out_stride,
+                      w + static_cast<Index>(indices[i]) * dim, bytes);
+        }
+      });
 }
 
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
 // must add scale * (the gradient flowing into weight[indices[i]]) to `out`. Positions of one row
 // are visited in input order; the padding row is skipped; with scale_grad_by_freq the scale is
-// 1 / (occurrences of the row in the whole call), as PyTorch.
+// 1 / (occurrences of the row in the whole call), as PyTorch. Rows are split across threads in
+// contiguous ranges, each row summed by one thread: the result never depends on thread count.
 template <class T, class I, class AddRow>
 Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
                      const TableOptions& options, AddRow&& add_row) {
@@ -125,16 +153,23 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
     grad.rows.push_back(groups.rows[g]);
     group_of_row.push_back(g);
   }
-  grad.values.setZero(static_cast<Index>(grad.rows.size()), dim);
-  for (std::size_t k = 0; k < grad.rows.size(); ++k) {
-    const std::size_t g = group_of_row[k];
-    const Index begin = groups.starts[g], end = groups.starts[g + 1];
-    const T scale = options.scale_grad_by_freq ? T(1) / static_cast<T>(end - begin) : T(1);
-    auto out = grad.values.row(static_cast<Index>(k));
-    for (Index p = begin; p < end; ++p) {
-      add_row(out, groups.order[static_cast<std::size_t>(p)], scale);
-    }
-  }
+  // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
+  grad.values.resize(static_cast<Index>(grad.rows.size()), dim);
+  const auto rows_per_thread = std::max<std::int64_t>(1, 16384 / std::max<Index>(dim, 1));
+  parallel_ranges(static_cast<std::int64_t>(grad.rows.size()), rows_per_thread,
+                  [&](std::int64_t begin, std::int64_t end) {
+                    for (auto k = begin; k < end; ++k) {
+                      const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
+                      const Index first = groups.starts[g], last = groups.starts[g + 1];
+                      const T scale =
+                          options.scale_grad_by_freq ? T(1) / static_cast<T>(last - first) : T(1);
+                      auto out = grad.values.row(k);
+                      out.setZero();
+                      for (Index p = first; p < last; ++p) {
+                        add_row(out, groups.order[static_cast<std::size_t>(p)], scale);
+                      }
+                    }
+                  });
   return grad;
 }
 

@@ -1,0 +1,175 @@
+// emb and LibTorch side by side, in one process, on the same data and threads.
+//
+//   build/bench/benchmarks/compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]
+//
+// Each comparison alternates the two libraries for N repetitions (each repetition runs the
+// operation long enough to time reliably) and prints the medians and emb's speedup. A memcpy of
+// the bytes a gather moves is the roofline: forward's "of copy" column is memcpy time / forward
+// time, the fraction of the machine's copy bandwidth the gather achieves.
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <emb/emb.hpp>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "workloads.hpp"
+
+namespace {
+
+using emb::Index;
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds per call of fn, over enough calls to last at least 50 ms (one warm-up call first).
+double time_ms(const std::function<void()>& fn) {
+  fn();
+  int calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  } while (elapsed < 50);
+  return elapsed / calls;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct Row {
+  std::string workload, op;
+  int threads;
+  double emb_ms, torch_ms, roofline;  // roofline: fraction of memcpy bandwidth, or < 0
+};
+
+int reps = 7;
+
+// Alternates emb and torch `reps` times; returns the medians.
+std::pair<double, double> compare(const std::function<void()>& emb_fn,
+                                  const std::function<void()>& torch_fn) {
+  std::vector<double> e, t;
+  for (int r = 0; r < reps; ++r) {
+    e.push_back(time_ms(emb_fn));
+    t.push_back(time_ms(torch_fn));
+  }
+  return {median(e), median(t)};
+}
+
+struct Workload {
+  std::string name;
+  Index rows, dim, batch;
+};
+
+void set_threads(int threads) {
+  torch::set_num_threads(threads);
+#if defined(_OPENMP)
+  omp_set_num_threads(threads);
+#endif
+}
+
+void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
+  set_threads(threads);
+  const auto idx = emb::bench::make_indices(w.rows, w.batch, emb::bench::Distribution::zipf);
+  emb::Embedding<float> table(w.rows, w.dim, {.seed = 1});
+  // The same weights and indices in torch tensors (copies, so neither library sees the other's
+  // cache state in its own buffers).
+  torch::Tensor weight = torch::from_blob(table.weight().data(), {w.rows, w.dim}).clone();
+  torch::Tensor tidx =
+      torch::from_blob(const_cast<Index*>(idx.data()), {w.batch}, torch::kInt64).clone();
+
+  emb::Matrix<float> out(w.batch, w.dim);
+  torch::Tensor tout = torch::empty({w.batch, w.dim});
+  const emb::Matrix<float> grad_out = emb::Matrix<float>::Constant(w.batch, w.dim, 0.5f);
+  torch::Tensor tgrad = torch::full({w.batch, w.dim}, 0.5f);
+
+  // Roofline: one contiguous memcpy of the bytes the gather writes.
+  std::vector<float> src(static_cast<std::size_t>(w.batch * w.dim), 1.0f), dst(src.size());
+  const double copy_ms = median([&] {
+    std::vector<double> v;
+    for (int r = 0; r < reps; ++r) {
+      v.push_back(time_ms([&] {
+        std::memcpy(dst.data(), src.data(), src.size() * sizeof(float));
+        asm volatile("" ::: "memory");
+      }));
+    }
+    return v;
+  }());
+
+  auto add = [&](const std::string& op, std::pair<double, double> ms, double roofline = -1) {
+    rows.push_back({w.name, op, threads, ms.first, ms.second, roofline});
+  };
+  const auto fwd = compare([&] { table.forward(idx, out); },
+                           [&] { at::index_select_out(tout, weight, 0, tidx); });
+  add("forward (into buffer)", fwd, copy_ms / fwd.first);
+  const auto fwd_alloc = compare([&] { auto o = table.forward(idx); },
+                                 [&] { auto o = torch::embedding(weight, tidx); });
+  add("forward (allocating)", fwd_alloc, copy_ms / fwd_alloc.first);
+  add("backward vs dense backward",
+      compare([&] { auto g = table.backward(idx, grad_out); },
+              [&] { auto g = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false); }));
+  add("backward vs sparse backward + coalesce",
+      compare([&] { auto g = table.backward(idx, grad_out); },
+              [&] {
+                auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
+              }));
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> threads{1, 2};
+  std::vector<std::string> names{"W1", "W2", "W3"};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--reps") {
+      reps = std::stoi(argv[i + 1]);
+    } else if (flag == "--threads") {
+      threads.clear();
+      for (const auto& t : split(argv[i + 1])) threads.push_back(std::stoi(t));
+    } else if (flag == "--workloads") {
+      names = split(argv[i + 1]);
+    } else {
+      std::fprintf(stderr, "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]\n");
+      return 2;
+    }
+  }
+  const std::vector<Workload> all{{"W1 (NLP) 50,000 x 300, 16,384 ids", 50'000, 300, 16'384},
+                                  {"W2 (rec) 1,000,000 x 128, 65,536 ids", 1'000'000, 128, 65'536},
+                                  {"W3 (small) 10,000 x 64, 4,096 ids", 10'000, 64, 4'096}};
+  std::vector<Row> rows;
+  for (const auto& w : all) {
+    if (std::find(names.begin(), names.end(), w.name.substr(0, 2)) == names.end()) continue;
+    for (int t : threads) run_workload(w, t, rows);
+  }
+  std::printf("| workload | operation | threads | emb ms | LibTorch ms | speedup | of copy |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : rows) {
+    char roof[32] = "";
+    if (r.roofline >= 0) std::snprintf(roof, sizeof roof, "%.0f%%", 100 * r.roofline);
+    std::printf("| %s | %s | %d | %.3f | %.3f | %.2fx | %s |\n", r.workload.c_str(), r.op.c_str(),
+                r.threads, r.emb_ms, r.torch_ms, r.torch_ms / r.emb_ms, roof);
+  }
+  std::printf("\nmedians of %d alternating repetitions; Zipf(1.05) indices; float32\n", reps);
+  return 0;
+}
