@@ -2,38 +2,67 @@
 // Grouping of positions by index, the heart of backward: positions of equal indices end up
 // adjacent and in input order, so sums over them never depend on how work is split.
 
-#include <algorithm>  // std::sort
+#include <algorithm>  // std::sort, std::clamp
 #include <bit>        // std::bit_width
 #include <cstdint>    // std::uint64_t, std::int64_t
-#include <cstring>    // std::memset
 #include <vector>     // std::vector
+
+#include "emb/detail/parallel.hpp"
 
 namespace emb::detail {
 
-// Sorts 64-bit keys whose significant bits are the low `bits` ones. LSD radix sort with 11-bit
-// digits: a (1M-row, 64k-index) backward needs 36 bits, so 4 linear passes instead of a
-// comparison sort.
-inline void radix_sort(std::vector<std::uint64_t>& keys, int bits) {
-  constexpr int digit = 11;
-  constexpr std::size_t buckets = std::size_t{1} << digit;
-  if (keys.size() < 256) {
+// Sorts distinct 64-bit keys whose significant bits are the low `bits` ones. One parallel
+// counting pass on the top 11 bits scatters the keys into 2048 buckets, then each bucket is
+// sorted on its own (in parallel): linear work, and the buckets are small enough to sort in
+// cache. The keys are distinct, so the result is the same whatever the thread count.
+inline void sort_keys(std::vector<std::uint64_t>& keys, int bits) {
+  const auto n = static_cast<std::int64_t>(keys.size());
+  if (n < 4096) {
     std::sort(keys.begin(), keys.end());
     return;
   }
-  std::vector<std::uint64_t> scratch(keys.size());
-  std::vector<std::size_t> count(buckets);
-  for (int shift = 0; shift < bits; shift += digit) {
-    std::fill(count.begin(), count.end(), 0);
-    for (auto k : keys) ++count[(k >> shift) & (buckets - 1)];
-    std::size_t total = 0;
-    for (auto& c : count) {
+  constexpr int digit = 11;
+  const int shift = std::max(0, bits - digit);
+  const std::size_t buckets = std::size_t{1} << std::min(bits, digit);
+  const std::int64_t parts = std::clamp<std::int64_t>(n / 16384, 1, max_threads());
+  std::vector<std::size_t> count(static_cast<std::size_t>(parts) * buckets);
+  auto chunk = [&](std::int64_t part) {
+    return std::pair{n * part / parts, n * (part + 1) / parts};
+  };
+  parallel_for(0, parts, 1, [&](std::int64_t part) {
+    auto* c = count.data() + static_cast<std::size_t>(part) * buckets;
+    const auto [begin, end] = chunk(part);
+    for (auto i = begin; i < end; ++i) ++c[keys[static_cast<std::size_t>(i)] >> shift];
+  });
+  std::vector<std::size_t> bucket_start(buckets + 1);
+  std::size_t total = 0;
+  for (std::size_t b = 0; b < buckets; ++b) {  // bucket-major: bucket b of part 0, 1, ...
+    bucket_start[b] = total;
+    for (std::int64_t part = 0; part < parts; ++part) {
+      auto& c = count[static_cast<std::size_t>(part) * buckets + b];
       const auto here = c;
       c = total;
       total += here;
     }
-    for (auto k : keys) scratch[count[(k >> shift) & (buckets - 1)]++] = k;
-    keys.swap(scratch);
   }
+  bucket_start[buckets] = total;
+  std::vector<std::uint64_t> sorted(keys.size());
+  parallel_for(0, parts, 1, [&](std::int64_t part) {
+    auto* c = count.data() + static_cast<std::size_t>(part) * buckets;
+    const auto [begin, end] = chunk(part);
+    for (auto i = begin; i < end; ++i) {
+      const auto k = keys[static_cast<std::size_t>(i)];
+      sorted[c[k >> shift]++] = k;
+    }
+  });
+  parallel_for(0, static_cast<std::int64_t>(buckets), 64, [&](std::int64_t b) {
+    const auto first =
+        sorted.begin() + static_cast<std::ptrdiff_t>(bucket_start[static_cast<std::size_t>(b)]);
+    const auto last =
+        sorted.begin() + static_cast<std::ptrdiff_t>(bucket_start[static_cast<std::size_t>(b) + 1]);
+    std::sort(first, last);
+  });
+  keys.swap(sorted);
 }
 
 // Positions 0..n-1 grouped by index: `order` lists positions sorted by (index, position);
@@ -52,27 +81,32 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
   const auto pos_bits = static_cast<int>(std::bit_width(n));
   const auto row_bits =
       static_cast<int>(std::bit_width(static_cast<std::uint64_t>(num_embeddings)));
-  if (pos_bits + row_bits <= 64) {
-    std::vector<std::uint64_t> keys(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      keys[i] = (static_cast<std::uint64_t>(indices[i]) << pos_bits) | i;
-    }
-    radix_sort(keys, pos_bits + row_bits);
-    const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
-    for (std::size_t i = 0; i < n; ++i) {
-      groups.order[i] = static_cast<std::int64_t>(keys[i] & pos_mask);
-    }
-  } else {  // astronomically large tables and batches: keys no longer fit in 64 bits
-    for (std::size_t i = 0; i < n; ++i) groups.order[i] = static_cast<std::int64_t>(i);
-    std::stable_sort(groups.order.begin(), groups.order.end(),
-                     [&](std::int64_t a, std::int64_t b) { return indices[a] < indices[b]; });
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto row = static_cast<std::int64_t>(indices[groups.order[i]]);
+  auto add = [&groups](std::size_t i, std::int64_t row, std::int64_t position) {
+    groups.order[i] = position;
     if (groups.rows.empty() || groups.rows.back() != row) {
       groups.rows.push_back(row);
       groups.starts.push_back(static_cast<std::int64_t>(i));
     }
+  };
+  if (pos_bits + row_bits <= 64) {
+    std::vector<std::uint64_t> keys(n);
+    parallel_for(0, static_cast<std::int64_t>(n), 16384, [&](std::int64_t i) {
+      const auto u = static_cast<std::size_t>(i);
+      keys[u] = (static_cast<std::uint64_t>(indices[u]) << pos_bits) | u;
+    });
+    sort_keys(keys, pos_bits + row_bits);
+    const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      add(i, static_cast<std::int64_t>(keys[i] >> pos_bits),
+          static_cast<std::int64_t>(keys[i] & pos_mask));
+    }
+  } else {  // astronomically large tables and batches: keys no longer fit in 64 bits
+    std::vector<std::int64_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::int64_t a, std::int64_t b) { return indices[a] < indices[b]; });
+    for (std::size_t i = 0; i < n; ++i)
+      add(i, static_cast<std::int64_t>(indices[order[i]]), order[i]);
   }
   groups.starts.push_back(static_cast<std::int64_t>(n));
   return groups;
