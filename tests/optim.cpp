@@ -127,8 +127,50 @@ TEMPLATE_TEST_CASE("trajectories match PyTorch on golden cases", "[optim][golden
                                                            .nesterov = flag(c, "nesterov"),
                                                            .maximize = flag(c, "maximize"),
                                                            .lazy = lazy});
+    } else if (kind == "adam" || kind == "adamw") {
+      const std::array<double, 2> betas{c.array("betas").values[0], c.array("betas").values[1]};
+      if (kind == "adam") {
+        check_trajectory<T, optim::Adam<T>>(
+            c, optim::AdamOptions{.lr = c.scalar("lr"),
+                                  .betas = betas,
+                                  .eps = c.scalar("eps"),
+                                  .weight_decay = c.scalar("weight_decay"),
+                                  .amsgrad = flag(c, "amsgrad"),
+                                  .maximize = flag(c, "maximize"),
+                                  .lazy = lazy});
+      } else {
+        check_trajectory<T, optim::AdamW<T>>(
+            c, optim::AdamWOptions{.lr = c.scalar("lr"),
+                                   .betas = betas,
+                                   .eps = c.scalar("eps"),
+                                   .weight_decay = c.scalar("weight_decay"),
+                                   .amsgrad = flag(c, "amsgrad"),
+                                   .maximize = flag(c, "maximize"),
+                                   .lazy = lazy});
+      }
+    } else if (kind == "adagrad") {
+      check_trajectory<T, optim::Adagrad<T>>(
+          c,
+          optim::AdagradOptions{.lr = c.scalar("lr"),
+                                .lr_decay = c.scalar("lr_decay"),
+                                .weight_decay = c.scalar("weight_decay"),
+                                .initial_accumulator_value = c.scalar("initial_accumulator_value"),
+                                .eps = c.scalar("eps"),
+                                .maximize = flag(c, "maximize"),
+                                .lazy = lazy});
     } else {
-      continue;  // the other optimizers land in the next commits
+      REQUIRE(kind == "rowwise");
+      const auto mode = c.string("weight_decay_mode") == "l2" ? optim::WeightDecayMode::l2
+                                                              : optim::WeightDecayMode::decoupled;
+      check_trajectory<T, optim::RowWiseAdagrad<T>>(
+          c, optim::RowWiseAdagradOptions{
+                 .lr = c.scalar("lr"),
+                 .weight_decay = c.scalar("weight_decay"),
+                 .initial_accumulator_value = c.scalar("initial_accumulator_value"),
+                 .eps = c.scalar("eps"),
+                 .weight_decay_mode = mode,
+                 .maximize = flag(c, "maximize"),
+                 .lazy = lazy});
     }
   }
 }
