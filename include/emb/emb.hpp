@@ -1,7 +1,9 @@
 #pragma once
 // The umbrella header: everything public in emb. Each header also compiles on its own.
 
+#include "emb/checkpoint.hpp"
 #include "emb/embedding.hpp"
 #include "emb/gradient.hpp"
+#include "emb/optim.hpp"
 #include "emb/types.hpp"
 #include "emb/version.hpp"

@@ -5,12 +5,15 @@
 #include <cstddef>           // std::size_t
 #include <cstdint>           // std::int32_t, std::uint64_t
 #include <initializer_list>  // std::initializer_list
+#include <istream>           // std::istream
 #include <optional>          // std::optional
+#include <ostream>           // std::ostream
 #include <span>              // std::span
 
 #include <unsupported/Eigen/CXX11/Tensor>  // N-d index batches
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/checkpoint.hpp"
 #include "emb/detail/table.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
@@ -135,6 +138,18 @@ class Embedding {
     return backward_flat(std::span<const Index>(indices.begin(), indices.size()), grad_output);
   }
 
+  // Writes the table (options, frozen flag, weight) as one checkpoint record: versioned, with
+  // the element type, the shape and a checksum (docs/OPTIMIZERS.md). Throws std::runtime_error
+  // when the stream fails. emb::save_checkpoint writes several objects to a file safely.
+  void save(std::ostream& out) const {
+    detail::checkpoint::save_table(out, kind, options_, frozen_, weight_);
+  }
+
+  // Reads what save() wrote. The stream must hold an Embedding of this element type and shape;
+  // a truncated, corrupted or mismatched stream throws std::runtime_error and leaves the table
+  // unchanged. Optimizers bound to the table stay bound (the weight is replaced in place).
+  void load(std::istream& in) { adopt(read_state(in)); }
+
   // The N-d form matching the N-d forward: grad_output has shape (S..., embedding_dim).
   template <class I, int R>
   Gradient<T> backward(const Eigen::Tensor<I, R, Eigen::RowMajor>& indices,
@@ -157,6 +172,19 @@ class Embedding {
   }
 
  private:
+  friend struct detail::checkpoint::Access;
+  static constexpr const char* kind = "emb::Embedding";
+  using Loaded = detail::checkpoint::TableRecord<T>;
+
+  Loaded read_state(std::istream& in) const {
+    return detail::checkpoint::read_table<T>(in, kind, num_embeddings(), embedding_dim());
+  }
+  void adopt(Loaded&& loaded) noexcept {
+    options_ = loaded.options;
+    frozen_ = loaded.frozen;
+    weight_.swap(loaded.weight);
+  }
+
   Embedding(const detail::TableOptions& options, Matrix<T> weight)
       : options_(options), weight_(std::move(weight)) {}
 
