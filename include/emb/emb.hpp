@@ -2,6 +2,7 @@
 // The umbrella header: everything public in emb. Each header also compiles on its own.
 
 #include "emb/embedding.hpp"
+#include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 #include "emb/version.hpp"
