@@ -3,6 +3,7 @@
 
 #include "emb/checkpoint.hpp"
 #include "emb/embedding.hpp"
+#include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
 #include "emb/optim.hpp"
 #include "emb/types.hpp"
