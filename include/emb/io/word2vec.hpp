@@ -171,7 +171,7 @@ LoadedVectors<T> load_word2vec(const std::filesystem::path& path, bool binary,
                                  reader.file_size());
   const auto [count, dim] = emb::detail::read_word2vec_header(reader);
   const Index rows = options.limit ? std::min(count, *options.limit) : count;
-  detail::check_fits(reader, rows, dim, binary ? 4.0 : 2.0, count);
+  detail::check_fits(reader, rows, dim, binary ? 4.0 : 1.0, count);
   LoadedVectors<T> out;
   out.format = binary ? VectorFormat::word2vec_binary : VectorFormat::word2vec;
   out.words.resize(static_cast<std::size_t>(rows));
