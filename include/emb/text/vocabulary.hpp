@@ -88,13 +88,18 @@ class Vocabulary {
   // and, with counts, gets `count` added to its count.
   Index add(std::string word, std::int64_t count = 0) {
     if (const auto found = find(word)) {
-      if (!counts_.empty()) counts_[static_cast<std::size_t>(*found)] += count;
+      if (count != 0) {
+        counts_.resize(words_.size(), 0);  // the first count makes every earlier word count 0
+        counts_[static_cast<std::size_t>(*found)] += count;
+      }
       return *found;
     }
     const auto* before = words_.data();
     words_.push_back(std::move(word));
-    if (count != 0 && counts_.empty()) counts_.assign(words_.size() - 1, 0);  // counts start here
-    if (!counts_.empty()) counts_.push_back(count);
+    if (count != 0 || !counts_.empty()) {
+      counts_.resize(words_.size() - 1, 0);
+      counts_.push_back(count);
+    }
     if (words_.data() != before) {
       rebuild_index();  // the strings moved: every key must view the new ones
     } else {
