@@ -6,5 +6,6 @@
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
 #include "emb/optim.hpp"
+#include "emb/io/word2vec.hpp"
 #include "emb/types.hpp"
 #include "emb/version.hpp"
