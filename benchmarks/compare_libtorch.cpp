@@ -126,6 +126,37 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
               [&] {
                 auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
               }));
+
+  // Training steps: forward + backward + optimizer, each library on its own copy of the table.
+  // LibTorch's sparse SGD step is what torch.optim.SGD does with a sparse gradient
+  // (weight.add_(grad, -lr)); its Adam is torch::optim::Adam on the dense gradient.
+  torch::NoGradGuard no_grad;
+  const float lr = 1e-3f;
+  emb::Embedding<float> lazy_table = table, dense_table = table;
+  emb::optim::Adam<float> lazy_adam(lazy_table, {.lr = lr, .lazy = true});
+  emb::optim::Adam<float> dense_adam(dense_table, {.lr = lr});
+  auto emb_step = [&](emb::Embedding<float>& t, emb::optim::Adam<float>& opt) {
+    t.forward(idx, out);
+    opt.step(t.backward(idx, grad_out));
+  };
+  torch::Tensor sgd_weight = weight.clone();
+  const auto torch_sparse_sgd = [&] {
+    at::index_select_out(tout, sgd_weight, 0, tidx);
+    sgd_weight.add_(at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false), -lr);
+  };
+  torch::Tensor adam_weight = weight.clone();
+  torch::optim::Adam torch_adam({adam_weight}, torch::optim::AdamOptions(lr));
+  const auto torch_dense_adam = [&] {
+    at::index_select_out(tout, adam_weight, 0, tidx);
+    adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
+    torch_adam.step();
+  };
+  add("train step: lazy Adam vs sparse SGD",
+      compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
+  add("train step: lazy Adam vs dense Adam",
+      compare([&] { emb_step(lazy_table, lazy_adam); }, torch_dense_adam));
+  add("train step: dense Adam vs dense Adam",
+      compare([&] { emb_step(dense_table, dense_adam); }, torch_dense_adam));
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -150,7 +181,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--workloads") {
       names = split(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]\n");
+      std::fprintf(stderr,
+                   "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]\n");
       return 2;
     }
   }
