@@ -75,7 +75,7 @@ Settings parse(int argc, char** argv) {
 
 // Documents as lists of word ids; words seen fewer than 5 times are dropped.
 struct Corpus {
-  std::vector<std::vector<Index>> documents;
+  std::vector<std::vector<Index>> documents{};
   Index vocabulary = 0;
 };
 
@@ -115,8 +115,8 @@ Corpus read_corpus(const std::string& path) {
 
 // (center, other, label): label 1 for a word within 2 positions, 0 for a random word.
 struct Pairs {
-  std::vector<Index> centers, others;
-  std::vector<float> labels;
+  std::vector<Index> centers{}, others{};
+  std::vector<float> labels{};
 };
 
 Pairs make_pairs(const Corpus& corpus, std::size_t begin, std::size_t end, std::uint64_t seed) {
