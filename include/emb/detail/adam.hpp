@@ -3,19 +3,51 @@
 // (torch/optim/adam.py and adamw.py, _single_tensor_adam[w]) and SparseAdam's
 // (torch/optim/_functional.py, sparse_adam) for lazy steps.
 
-#include <algorithm>  // std::max
-#include <array>      // std::array
-#include <cmath>      // std::sqrt, std::pow
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::int64_t
-#include <tuple>      // std::tie
-#include <utility>    // std::pair
+#include <algorithm>    // std::max
+#include <array>        // std::array
+#include <cmath>        // std::sqrt, std::pow
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t
+#include <tuple>        // std::tie
+#include <type_traits>  // std::bool_constant
+#include <utility>      // std::pair
 
 #include "emb/detail/optimizer.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 
+#if defined(__SSE2__)
+#include <immintrin.h>  // exact vector square roots
+#endif
+
 namespace emb::detail {
+
+// Exact (IEEE) square roots of x[0, n), handed to body(at, roots, count) in chunks. std::sqrt
+// in a loop is never vectorized while it may set errno, and Eigen's vectorized float sqrt is
+// an approximation under its default EIGEN_FAST_MATH; SSE2's sqrt instructions are exact.
+template <class T, class Body>
+void for_sqrt_chunks(const T* x, Index n, Body&& body) {
+  constexpr Index chunk = 256;
+  alignas(64) T roots[chunk];
+  for (Index at = 0; at < n; at += chunk) {
+    const Index count = std::min(chunk, n - at);
+    const T* in = x + at;
+    Index j = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX__)
+      for (; j + 8 <= count; j += 8)
+        _mm256_store_ps(roots + j, _mm256_sqrt_ps(_mm256_loadu_ps(in + j)));
+#endif
+      for (; j + 4 <= count; j += 4) _mm_store_ps(roots + j, _mm_sqrt_ps(_mm_loadu_ps(in + j)));
+    } else {
+      for (; j + 2 <= count; j += 2) _mm_store_pd(roots + j, _mm_sqrt_pd(_mm_loadu_pd(in + j)));
+    }
+#endif
+    for (; j < count; ++j) roots[j] = std::sqrt(in[j]);
+    body(at, roots, count);
+  }
+}
 
 // Per-step constants, computed in double as PyTorch's Python scalars and rounded to T once, as
 // PyTorch does when it applies a Python float to a float tensor.
@@ -28,20 +60,18 @@ struct AdamStep {
   T eps;
   T neg_step_size;    // -lr / (1 - beta1^step), dense form
   T neg_sparse_step;  // -lr * sqrt(1 - beta2^step) / (1 - beta1^step), SparseAdam's form
-  bool maximize, amsgrad, decoupled;
+  T sign;             // -1 to maximize, else 1
 
-  AdamStep(double lr, std::array<double, 2> betas, double eps_, double weight_decay,
-           bool decoupled_, bool maximize_, bool amsgrad_, std::int64_t step)
+  AdamStep(double lr, std::array<double, 2> betas, double eps_, double weight_decay, bool decoupled,
+           bool maximize, std::int64_t step)
       : beta1(static_cast<T>(betas[0])),
         beta2(static_cast<T>(betas[1])),
         one_minus_beta1(static_cast<T>(1 - betas[0])),
         one_minus_beta2(static_cast<T>(1 - betas[1])),
-        l2(static_cast<T>(decoupled_ ? 0.0 : weight_decay)),
-        decay(static_cast<T>(1 - lr * (decoupled_ ? weight_decay : 0.0))),
+        l2(static_cast<T>(decoupled ? 0.0 : weight_decay)),
+        decay(static_cast<T>(1 - lr * (decoupled ? weight_decay : 0.0))),
         eps(static_cast<T>(eps_)),
-        maximize(maximize_),
-        amsgrad(amsgrad_),
-        decoupled(decoupled_) {
+        sign(maximize ? T(-1) : T(1)) {
     const double bias1 = 1 - std::pow(betas[0], static_cast<double>(step));
     const double bias2 = 1 - std::pow(betas[1], static_cast<double>(step));
     bias2_sqrt = static_cast<T>(std::sqrt(bias2));
@@ -49,44 +79,50 @@ struct AdamStep {
     neg_sparse_step = static_cast<T>(-(lr * std::sqrt(bias2) / bias1));
   }
 
-  // The gradient as the moments see it: negated for maximize, plus L2 decay; applies AdamW's
-  // decoupled decay to w.
-  T prepare(T g, T& w) const {
-    if (maximize) g = -g;
-    if (l2 != 0) g = g + l2 * w;
-    if (decoupled) w = w * decay;
-    return g;
-  }
-
   // torch.optim.Adam/AdamW: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g;
   // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), v -> max(vmax, v) with amsgrad.
-  void dense_row(T* w, const T* grad, T* m, T* v, T* vmax, Index dim) const {
+  // maximize is g * sign (exact), AdamW's decay w * decay (exact when decay is 1).
+  template <bool with_l2, bool with_amsgrad>
+  void dense_row(std::bool_constant<with_l2>, std::bool_constant<with_amsgrad>, T* w, const T* grad,
+                 T* m, T* v, T* vmax, Index dim) const {
     for (Index j = 0; j < dim; ++j) {
-      const T g = prepare(grad[j], w[j]);
+      T g = sign * grad[j];
+      if constexpr (with_l2) g = g + l2 * w[j];
+      w[j] = w[j] * decay;
       m[j] = m[j] * beta1 + one_minus_beta1 * g;
       v[j] = v[j] * beta2 + one_minus_beta2 * g * g;
-      T vv = v[j];
-      if (amsgrad) vv = vmax[j] = std::max(vmax[j], vv);
-      const T denom = std::sqrt(vv) / bias2_sqrt + eps;
-      w[j] = w[j] + neg_step_size * m[j] / denom;
+      if constexpr (with_amsgrad) vmax[j] = std::max(vmax[j], v[j]);
     }
+    // The square roots in a second pass, vectorized (see for_sqrt_chunks); then the same
+    // operations in the same order as addcdiv_.
+    for_sqrt_chunks(with_amsgrad ? vmax : v, dim, [&](Index at, const T* root, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        w[at + j] = w[at + j] + neg_step_size * m[at + j] / (root[j] / bias2_sqrt + eps);
+      }
+    });
   }
 
   // torch.optim.SparseAdam, on one row: the moments move by (1 - b) (new - old) and
   // w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps); amsgrad as above.
-  void sparse_row(T* w, const T* grad, T* m, T* v, T* vmax, Index dim) const {
+  template <bool with_l2, bool with_amsgrad>
+  void sparse_row(std::bool_constant<with_l2>, std::bool_constant<with_amsgrad>, T* w,
+                  const T* grad, T* m, T* v, T* vmax, Index dim) const {
     for (Index j = 0; j < dim; ++j) {
-      const T g = prepare(grad[j], w[j]);
+      T g = sign * grad[j];
+      if constexpr (with_l2) g = g + l2 * w[j];
+      w[j] = w[j] * decay;
       const T m_old = m[j], v_old = v[j];
-      const T m_step = (g - m_old) * one_minus_beta1;
-      const T v_step = (g * g - v_old) * one_minus_beta2;
-      m[j] = m_old + m_step;
-      v[j] = v_old + v_step;
-      T vv = v_step + v_old;
-      if (amsgrad) vv = vmax[j] = std::max(vmax[j], vv);
-      const T denom = std::sqrt(vv) + eps;
-      w[j] = w[j] + neg_sparse_step * ((m_step + m_old) / denom);
+      // SparseAdam's numer and denom are m_step + m_old and v_step + v_old: the same sums
+      // (addition commutes exactly) as the new m and v stored here.
+      m[j] = m_old + (g - m_old) * one_minus_beta1;
+      v[j] = v_old + (g * g - v_old) * one_minus_beta2;
+      if constexpr (with_amsgrad) vmax[j] = std::max(vmax[j], v[j]);
     }
+    for_sqrt_chunks(with_amsgrad ? vmax : v, dim, [&](Index at, const T* root, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        w[at + j] = w[at + j] + neg_sparse_step * (m[at + j] / (root[j] + eps));
+      }
+    });
   }
 };
 
@@ -104,18 +140,21 @@ class AdamFamily : public Optimizer<Derived, T, Options, 3> {
   void step(const Gradient<T>& grad) {
     this->check_step(grad);
     const auto& o = this->options_;
-    const AdamStep<T> c(o.lr, o.betas, o.eps, o.weight_decay, decoupled, o.maximize, o.amsgrad,
+    const AdamStep<T> c(o.lr, o.betas, o.eps, o.weight_decay, decoupled, o.maximize,
                         this->steps_ + 1);
-    this->apply(grad, o.lazy, [&](Index row, const T* g) {
-      T* w = this->weight_row(row);
-      T* m = this->state_row(exp_avg_index, row);
-      T* v = this->state_row(exp_avg_sq_index, row);
-      T* vmax = o.amsgrad ? this->state_row(max_exp_avg_sq_index, row) : nullptr;
-      if (o.lazy) {
-        c.sparse_row(w, g, m, v, vmax, this->dim_);
-      } else {
-        c.dense_row(w, g, m, v, vmax, this->dim_);
-      }
+    const bool with_l2 = !decoupled && o.weight_decay != 0;  // PyTorch skips a zero decay
+    with_flags(with_l2, o.amsgrad, [&](auto l2, auto amsgrad) {
+      this->apply(grad, o.lazy, [&](Index row, const T* g) {
+        T* w = this->weight_row(row);
+        T* m = this->state_row(exp_avg_index, row);
+        T* v = this->state_row(exp_avg_sq_index, row);
+        T* vmax = o.amsgrad ? this->state_row(max_exp_avg_sq_index, row) : nullptr;
+        if (o.lazy) {
+          c.sparse_row(l2, amsgrad, w, g, m, v, vmax, this->dim_);
+        } else {
+          c.dense_row(l2, amsgrad, w, g, m, v, vmax, this->dim_);
+        }
+      });
     });
   }
 

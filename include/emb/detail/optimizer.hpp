@@ -11,7 +11,7 @@
 #include <istream>      // std::istream
 #include <ostream>      // std::ostream
 #include <string>       // std::string
-#include <type_traits>  // std::remove_cvref_t
+#include <type_traits>  // std::remove_cvref_t, std::bool_constant
 #include <utility>      // std::declval, std::move, std::pair
 #include <vector>       // std::vector
 
@@ -103,11 +103,38 @@ void for_each_row(const Gradient<T>& grad, Index num, Index dim, Update&& update
   });
 }
 
-// The lazy step: calls update(row, g) for the gradient's rows only, O(rows x dim).
-template <class T, class Update>
-void for_each_listed_row(const Gradient<T>& grad, Index dim, Update&& update) {
+// Calls f with the two run-time flags as std::bool_constant arguments, so that the row kernels
+// are compiled once per combination without branches inside their loops (which would keep the
+// compiler from vectorizing them).
+template <class F>
+void with_flags(bool a, bool b, F&& f) {
+  if (a) {
+    if (b) return f(std::true_type{}, std::true_type{});
+    return f(std::true_type{}, std::false_type{});
+  }
+  if (b) return f(std::false_type{}, std::true_type{});
+  return f(std::false_type{}, std::false_type{});
+}
+
+// Asks the cache for the `bytes` at `data` ahead of a write (no-op where unsupported).
+inline void prefetch_for_write(const void* data, std::size_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* p = static_cast<const char*>(data);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 1);
+#else
+  (void)data, (void)bytes;
+#endif
+}
+
+// The lazy step: calls update(row, g) for the gradient's rows only, O(rows x dim). Rows of a
+// large table are scattered in memory, so the loop is bound by memory latency: it prefetches
+// the rows a few iterations ahead (prefetch(row) does that for the weight and the state).
+template <class T, class Update, class Prefetch>
+void for_each_listed_row(const Gradient<T>& grad, Index dim, Update&& update, Prefetch&& prefetch) {
+  constexpr Index ahead = 4;
   const auto nnz = static_cast<Index>(grad.rows.size());
   parallel_for(0, nnz, 256, [&](Index k) {
+    if (k + ahead < nnz) prefetch(grad.rows[static_cast<std::size_t>(k + ahead)]);
     update(grad.rows[static_cast<std::size_t>(k)], grad.values.data() + k * dim);
   });
 }
@@ -184,7 +211,15 @@ class Optimizer {
   template <class Update>
   void apply(const Gradient<T>& grad, bool lazy, Update&& update) {
     if (lazy) {
-      for_each_listed_row(grad, dim_, update);
+      for_each_listed_row(grad, dim_, update, [this](Index row) {
+        prefetch_for_write(weight_row(row), static_cast<std::size_t>(dim_) * sizeof(T));
+        for (auto& s : state_) {
+          if (s.size() != 0) {
+            prefetch_for_write(s.data() + row * s.cols(),
+                               static_cast<std::size_t>(s.cols()) * sizeof(T));
+          }
+        }
+      });
     } else {
       for_each_row(grad, num_, dim_, update);
     }
