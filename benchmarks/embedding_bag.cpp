@@ -101,10 +101,18 @@ void BM_forward_per_sample_weights(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_forward, sum, emb::BagMode::sum)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_forward, mean, emb::BagMode::mean)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_forward, max, emb::BagMode::max)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_forward_per_sample_weights)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_backward, sum, emb::BagMode::sum)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_backward, mean, emb::BagMode::mean)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_backward, max, emb::BagMode::max)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_forward, sum, emb::BagMode::sum)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_forward, mean, emb::BagMode::mean)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_forward, max, emb::BagMode::max)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_forward_per_sample_weights)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_backward, sum, emb::BagMode::sum)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_backward, mean, emb::BagMode::mean)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_backward, max, emb::BagMode::max)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

@@ -360,26 +360,26 @@ class EmbeddingBag {
     const Index per_bag = bags == 0 ? 0 : r.offsets.back() / bags;
     const Index min_bags = std::max<Index>(1, 16384 / std::max<Index>(1, per_bag * dim));
     detail::parallel_for(0, bags, min_bags, [&](Index b) {
-      if (mode_ == BagMode::max) {
-        pool_max(r, b);
-      } else {
-        pool_sum(r, b);
-      }
+      Index c = 0;
+      for (; c + block <= dim; c += block) pool_columns<block>(r, b, c, block);
+      if (c < dim) pool_columns<0>(r, b, c, dim - c);
     });
   }
 
-  // Sum and mean: the rows (scaled by their per-sample weights) added in input order, then for
-  // mean divided by the non-padding count, as PyTorch's CPU kernel. Columns go in blocks whose
-  // width is known at compile time, summed in a local buffer over the whole bag: the compiler
-  // then unrolls the row loop, which keeps more rows' loads in flight.
-  void pool_sum(BagResult<T>& r, Index b) const {
-    const Index dim = embedding_dim();
-    Index c = 0;
-    for (; c + block <= dim; c += block) sum_columns<block>(r, b, c, block);
-    if (c < dim) sum_columns<0>(r, b, c, dim - c);
+  // Columns [c, c + width) of bag b; Width > 0 fixes width at compile time, so the compiler
+  // unrolls the loop over a row's columns, which keeps more rows' loads in flight.
+  template <Index Width>
+  void pool_columns(BagResult<T>& r, Index b, Index c, Index width) const {
+    if (mode_ == BagMode::max) {
+      max_columns<Width>(r, b, c, width);
+    } else {
+      sum_columns<Width>(r, b, c, width);
+    }
   }
 
-  // Columns [c, c + width) of bag b; Width > 0 fixes width at compile time.
+  // Sum and mean: the rows (scaled by their per-sample weights) added in input order, then for
+  // mean divided by the non-padding count, as PyTorch's CPU kernel. The running sums stay in a
+  // local buffer for the whole bag, so the output row is written once.
   template <Index Width>
   void sum_columns(BagResult<T>& r, Index b, Index c, Index width) const {
     const Index cols = Width > 0 ? Width : width;
@@ -408,40 +408,38 @@ class EmbeddingBag {
   }
 
   // Max: per dimension, the largest value and the position that first reached it.
-  void pool_max(BagResult<T>& r, Index b) const {
+  template <Index Width>
+  void max_columns(BagResult<T>& r, Index b, Index c, Index width) const {
+    const Index cols = Width > 0 ? Width : width;
     const Index dim = embedding_dim();
     const Index pad = options_.padding_idx.value_or(-1);
-    T* out = r.output.data() + b * dim;
-    Index* arg = r.argmax.data() + b * dim;
-    bool found = false;
+    const Index* indices = r.indices.data();
+    const T* table = weight_.data() + c;
     const Index begin = r.offsets[static_cast<std::size_t>(b)];
     const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
+    std::array<T, static_cast<std::size_t>(block)> best{};
+    std::array<Index, static_cast<std::size_t>(block)> arg;
+    arg.fill(-1);  // no non-padding entry: zeros and -1
+    bool found = false;
     for (Index p = begin; p < end; ++p) {
-      prefetch_ahead(r, p, 0, dim);
-      const Index row_index = r.indices[static_cast<std::size_t>(p)];
-      if (row_index == pad) continue;
-      const T* row = weight_.data() + row_index * dim;
-      if (!found) {
-        std::copy(row, row + dim, out);
-        std::fill(arg, arg + dim, p);
-        found = true;
-        continue;
+      prefetch_ahead(r, p, c, cols);
+      const Index row = indices[p];
+      if (row == pad) continue;
+      const T* src = table + row * dim;
+      for (Index j = 0; j < cols; ++j) {
+        const auto k = static_cast<std::size_t>(j);
+        const bool wins = !found || src[j] > best[k];  // strict: ties stay with the first
+        best[k] = wins ? src[j] : best[k];
+        arg[k] = wins ? p : arg[k];
       }
-      for (Index j = 0; j < dim; ++j) {
-        if (row[j] > out[j]) {  // strict: ties stay with the first
-          out[j] = row[j];
-          arg[j] = p;
-        }
-      }
+      found = true;
     }
-    if (!found) {
-      std::fill(out, out + dim, T(0));
-      std::fill(arg, arg + dim, Index{-1});
-    }
+    std::copy(best.begin(), best.begin() + cols, r.output.data() + b * dim + c);
+    std::copy(arg.begin(), arg.begin() + cols, r.argmax.data() + b * dim + c);
   }
 
-  // 512 bytes of columns (128 floats, 64 doubles): running sums that stay in registers and L1.
-  // Wider tables go in several passes over the bag.
+  // 512 bytes of columns (128 floats, 64 doubles): running sums or maxima that stay in
+  // registers and L1. Wider tables go in several passes over the bag.
   static constexpr Index block = 512 / static_cast<Index>(sizeof(T));
 
   // Rows are gathered from random places in a large table: asking for the columns [c, c +
