@@ -2,7 +2,8 @@
 // EmbeddingBag<T>: pooled lookups (sum, mean, max) with optional per-sample weights, PyTorch's
 // nn.EmbeddingBag without the autograd tape.
 
-#include <algorithm>         // std::fill
+#include <algorithm>         // std::copy, std::fill, std::min
+#include <array>             // std::array
 #include <cstddef>           // std::size_t
 #include <cstdint>           // std::int32_t, std::uint64_t
 #include <initializer_list>  // std::initializer_list
@@ -359,86 +360,105 @@ class EmbeddingBag {
     const Index per_bag = bags == 0 ? 0 : r.offsets.back() / bags;
     const Index min_bags = std::max<Index>(1, 16384 / std::max<Index>(1, per_bag * dim));
     detail::parallel_for(0, bags, min_bags, [&](Index b) {
-      if (mode_ == BagMode::max) {
-        pool_max(r, b);
-      } else {
-        pool_sum(r, b);
-      }
+      Index c = 0;
+      for (; c + block <= dim; c += block) pool_columns<block>(r, b, c, block);
+      if (c < dim) pool_columns<0>(r, b, c, dim - c);
     });
   }
 
-  using Row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
-  using ConstRow = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
+  // Columns [c, c + width) of bag b; Width > 0 fixes width at compile time, so the compiler
+  // unrolls the loop over a row's columns, which keeps more rows' loads in flight.
+  template <Index Width>
+  void pool_columns(BagResult<T>& r, Index b, Index c, Index width) const {
+    if (mode_ == BagMode::max) {
+      max_columns<Width>(r, b, c, width);
+    } else {
+      sum_columns<Width>(r, b, c, width);
+    }
+  }
 
   // Sum and mean: the rows (scaled by their per-sample weights) added in input order, then for
-  // mean divided by the non-padding count, as PyTorch's CPU kernel.
-  void pool_sum(BagResult<T>& r, Index b) const {
+  // mean divided by the non-padding count, as PyTorch's CPU kernel. The running sums stay in a
+  // local buffer for the whole bag, so the output row is written once.
+  template <Index Width>
+  void sum_columns(BagResult<T>& r, Index b, Index c, Index width) const {
+    const Index cols = Width > 0 ? Width : width;
     const Index dim = embedding_dim();
     const Index pad = options_.padding_idx.value_or(-1);
     const Index* indices = r.indices.data();
     const T* weights = r.per_sample_weights.empty() ? nullptr : r.per_sample_weights.data();
-    const T* table = weight_.data();
-    Row out(r.output.data() + b * dim, dim);
-    out.setZero();
-    Index count = 0;
+    const T* table = weight_.data() + c;
     const Index begin = r.offsets[static_cast<std::size_t>(b)];
     const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
+    std::array<T, static_cast<std::size_t>(block)> acc{};
+    Index count = 0;
     for (Index p = begin; p < end; ++p) {
+      prefetch_ahead(r, p, c, cols);
       const Index row = indices[p];
       if (row == pad) continue;
-      if (p + prefetch_distance < end) prefetch_row(table + indices[p + prefetch_distance] * dim);
-      if (weights) {
-        out += weights[p] * ConstRow(table + row * dim, dim);
-      } else {
-        out += ConstRow(table + row * dim, dim);
-      }
+      const T* src = table + row * dim;
+      const T w = weights ? weights[p] : T(1);  // 1 * x is exact: one loop for both
+      for (Index j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] += w * src[j];
       ++count;
     }
-    if (mode_ == BagMode::mean && count > 0) out /= static_cast<T>(count);
+    if (mode_ == BagMode::mean && count > 0) {
+      for (Index j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] /= static_cast<T>(count);
+    }
+    std::copy(acc.begin(), acc.begin() + cols, r.output.data() + b * dim + c);
   }
 
   // Max: per dimension, the largest value and the position that first reached it.
-  void pool_max(BagResult<T>& r, Index b) const {
+  template <Index Width>
+  void max_columns(BagResult<T>& r, Index b, Index c, Index width) const {
+    const Index cols = Width > 0 ? Width : width;
     const Index dim = embedding_dim();
     const Index pad = options_.padding_idx.value_or(-1);
-    T* out = r.output.data() + b * dim;
-    Index* arg = r.argmax.data() + b * dim;
-    bool found = false;
+    const Index* indices = r.indices.data();
+    const T* table = weight_.data() + c;
     const Index begin = r.offsets[static_cast<std::size_t>(b)];
     const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
+    std::array<T, static_cast<std::size_t>(block)> best{};
+    std::array<Index, static_cast<std::size_t>(block)> arg;
+    arg.fill(-1);  // no non-padding entry: zeros and -1
+    bool found = false;
     for (Index p = begin; p < end; ++p) {
-      const Index row_index = r.indices[static_cast<std::size_t>(p)];
-      if (row_index == pad) continue;
-      const T* row = weight_.data() + row_index * dim;
-      if (!found) {
-        std::copy(row, row + dim, out);
-        std::fill(arg, arg + dim, p);
-        found = true;
-        continue;
+      prefetch_ahead(r, p, c, cols);
+      const Index row = indices[p];
+      if (row == pad) continue;
+      const T* src = table + row * dim;
+      for (Index j = 0; j < cols; ++j) {
+        const auto k = static_cast<std::size_t>(j);
+        const bool wins = !found || src[j] > best[k];  // strict: ties stay with the first
+        best[k] = wins ? src[j] : best[k];
+        arg[k] = wins ? p : arg[k];
       }
-      for (Index j = 0; j < dim; ++j) {
-        if (row[j] > out[j]) {  // strict: ties stay with the first
-          out[j] = row[j];
-          arg[j] = p;
-        }
-      }
+      found = true;
     }
-    if (!found) {
-      std::fill(out, out + dim, T(0));
-      std::fill(arg, arg + dim, Index{-1});
-    }
+    std::copy(best.begin(), best.begin() + cols, r.output.data() + b * dim + c);
+    std::copy(arg.begin(), arg.begin() + cols, r.argmax.data() + b * dim + c);
   }
 
-  // Rows are gathered from random places in a large table: asking for a row a few entries ahead
-  // hides part of the memory latency.
-  static constexpr Index prefetch_distance = 8;
-  void prefetch_row(const T* row) const {
+  // 512 bytes of columns (128 floats, 64 doubles): running sums or maxima that stay in
+  // registers and L1. Wider tables go in several passes over the bag.
+  static constexpr Index block = 512 / static_cast<Index>(sizeof(T));
+
+  // Rows are gathered from random places in a large table: asking for the columns [c, c +
+  // width) of the row a few entries ahead (into the next bags too) keeps many loads in flight
+  // and hides most of the memory latency.
+  static constexpr Index prefetch_distance = 16;
+  void prefetch_ahead(const BagResult<T>& r, Index p, Index c, Index width) const {
 #if defined(__GNUC__)
-    const auto bytes = static_cast<Index>(sizeof(T)) * embedding_dim();
-    const char* p = reinterpret_cast<const char*>(row);
-    for (Index offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset);
+    const Index ahead = p + prefetch_distance;
+    if (ahead >= r.offsets.back()) return;
+    const char* cols = reinterpret_cast<const char*>(
+        weight_.data() + r.indices[static_cast<std::size_t>(ahead)] * embedding_dim() + c);
+    const auto bytes = static_cast<Index>(sizeof(T)) * width;
+    for (Index offset = 0; offset < bytes; offset += 64) __builtin_prefetch(cols + offset);
 #else
-    (void)row;
+    (void)r;
+    (void)p;
+    (void)c;
+    (void)width;
 #endif
   }
 
