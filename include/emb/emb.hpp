@@ -3,6 +3,12 @@
 
 #include "emb/embedding.hpp"
 #include "emb/gradient.hpp"
+#include "emb/io/format.hpp"
+#include "emb/io/glove.hpp"
+#include "emb/io/load.hpp"
 #include "emb/io/word2vec.hpp"
+#include "emb/text/evaluation.hpp"
+#include "emb/text/vocabulary.hpp"
+#include "emb/text/word_vectors.hpp"
 #include "emb/types.hpp"
 #include "emb/version.hpp"
