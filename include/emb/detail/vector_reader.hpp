@@ -57,7 +57,14 @@ class BlockReader {
         end_ -= begin_;
         begin_ = 0;
       }
-      if (buffer_.size() < std::max(want, block_size)) buffer_.resize(std::max(want, block_size));
+      // A block at a time, but no bigger than what is left of a file of known size.
+      const std::size_t have = end_ - begin_;
+      std::size_t target = std::max(want, block_size);
+      if (size_ > offset_) {
+        target =
+            std::min(target, std::max(have + 4096, static_cast<std::size_t>(size_ - offset_) + 1));
+      }
+      if (buffer_.size() < target) buffer_.resize(target);
       const std::size_t got =
           std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_.get());
       if (std::ferror(file_.get()))
