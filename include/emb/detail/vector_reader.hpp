@@ -30,7 +30,7 @@ namespace emb::detail {
 // file's text and the parsed table at once.
 class BlockReader {
  public:
-  static constexpr std::size_t block_size = std::size_t{2} << 20;
+  static constexpr std::size_t block_size = std::size_t{1} << 20;
 
   BlockReader(const char* where, const std::filesystem::path& path)
       : where_(where), path_(path), file_(path, "rb") {
