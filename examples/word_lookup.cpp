@@ -128,7 +128,7 @@ std::filesystem::path default_vectors() {
 
 class Session {
  public:
-  Session(const Arguments& args) {
+  explicit Session(const Arguments& args) {
     const auto path = args.vectors ? std::filesystem::path(*args.vectors) : default_vectors();
     emb::io::LoadOptions options{.progress = true};
     if (args.format) {

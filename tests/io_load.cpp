@@ -111,7 +111,7 @@ TEST_CASE("limit loads the first words only, as gensim's limit", "[io][load][lim
 
 TEST_CASE("large text files parse the same on one thread and on many", "[io][load][threads]") {
   emb::test::TempDir dir;
-  // About 6 MB of text: several 2 MB blocks, each split among threads.
+  // About 6 MB of text: several 1 MB blocks, each split among threads.
   const Index n = 12000, d = 40;
   const auto words = make_words(n);
   const Matrix<float> vectors = make_vectors(n, d, 9);

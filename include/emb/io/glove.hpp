@@ -24,15 +24,7 @@ template <class Derived>
 void save_glove(const std::filesystem::path& path, std::span<const std::string> words,
                 const Eigen::MatrixBase<Derived>& vectors) {
   constexpr const char* where = "emb::io::save_glove";
-  if (static_cast<Eigen::Index>(words.size()) != vectors.rows()) {
-    emb::detail::throw_invalid(where, ": ", words.size(), " words for ", vectors.rows(),
-                               " vectors; they must be equal");
-  }
-  if (vectors.rows() == 0 || vectors.cols() == 0) {
-    emb::detail::throw_invalid(where, ": the table is empty (", vectors.rows(), " x ",
-                               vectors.cols(), ")");
-  }
-  detail::check_words_for_writing(where, words);
+  detail::check_for_writing(where, words, vectors.rows(), vectors.cols());
   emb::detail::write_file_atomically(where, path, [&](std::FILE* file) {
     detail::write_text_records(file, words, vectors, false);
   });

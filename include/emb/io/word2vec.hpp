@@ -44,6 +44,19 @@ inline void check_words_for_writing(const char* where, std::span<const std::stri
   }
 }
 
+// What every writer checks first: one word per row, a non-empty table, writable words.
+inline void check_for_writing(const char* where, std::span<const std::string> words, Index rows,
+                              Index cols) {
+  if (static_cast<Index>(words.size()) != rows) {
+    emb::detail::throw_invalid(where, ": ", words.size(), " words for ", rows,
+                               " vectors; they must be equal");
+  }
+  if (rows == 0 || cols == 0) {
+    emb::detail::throw_invalid(where, ": the table is empty (", rows, " x ", cols, ")");
+  }
+  check_words_for_writing(where, words);
+}
+
 // Appends the shortest decimal text that reads back as exactly `value` (as Python's repr).
 template <class T>
 void append_number(std::string& out, T value) {
@@ -95,15 +108,7 @@ template <class Derived>
 void save_word2vec(const std::filesystem::path& path, std::span<const std::string> words,
                    const Eigen::MatrixBase<Derived>& vectors, bool binary = false) {
   constexpr const char* where = "emb::io::save_word2vec";
-  if (static_cast<Eigen::Index>(words.size()) != vectors.rows()) {
-    emb::detail::throw_invalid(where, ": ", words.size(), " words for ", vectors.rows(),
-                               " vectors; they must be equal");
-  }
-  if (vectors.rows() == 0 || vectors.cols() == 0) {
-    emb::detail::throw_invalid(where, ": the table is empty (", vectors.rows(), " x ",
-                               vectors.cols(), ")");
-  }
-  detail::check_words_for_writing(where, words);
+  detail::check_for_writing(where, words, vectors.rows(), vectors.cols());
   emb::detail::write_file_atomically(where, path, [&](std::FILE* file) {
     if (!binary) {
       detail::write_text_records(file, words, vectors, true);

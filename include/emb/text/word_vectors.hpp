@@ -223,10 +223,7 @@ class WordVectors {
   AnalogyResult evaluate_analogies(const std::filesystem::path& path,
                                    const AnalogyOptions& options = {}) const {
     constexpr const char* where = "emb::WordVectors::evaluate_analogies";
-    if (options.restrict_vocab < 1) {
-      detail::throw_invalid(where, ": restrict_vocab must be positive, got ",
-                            options.restrict_vocab);
-    }
+    check_restrict(where, options.restrict_vocab);
     const Index n = std::min(options.restrict_vocab, size());
     const auto known = known_words(n, options.case_insensitive);
     struct Question {
@@ -316,10 +313,7 @@ class WordVectors {
   PairResult evaluate_pairs(const std::filesystem::path& path,
                             const PairOptions& options = {}) const {
     constexpr const char* where = "emb::WordVectors::evaluate_pairs";
-    if (options.restrict_vocab < 1) {
-      detail::throw_invalid(where, ": restrict_vocab must be positive, got ",
-                            options.restrict_vocab);
-    }
+    check_restrict(where, options.restrict_vocab);
     const auto known =
         known_words(std::min(options.restrict_vocab, size()), options.case_insensitive);
     const Matrix<T>& unit = unit_vectors();
@@ -371,6 +365,12 @@ class WordVectors {
                             " vectors; they must be equal");
     }
     return Embedding<T>::from_pretrained(std::move(vectors));
+  }
+
+  static void check_restrict(const char* where, Index restrict_vocab) {
+    if (restrict_vocab < 1) {
+      detail::throw_invalid(where, ": restrict_vocab must be positive, got ", restrict_vocab);
+    }
   }
 
   static void check_k(const char* where, Index k) {
