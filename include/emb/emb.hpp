@@ -4,5 +4,6 @@
 #include "emb/embedding.hpp"
 #include "emb/gradient.hpp"
 #include "emb/optim.hpp"
+#include "emb/io/word2vec.hpp"
 #include "emb/types.hpp"
 #include "emb/version.hpp"
