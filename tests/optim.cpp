@@ -1,5 +1,8 @@
 // emb::optim: trajectories against PyTorch, lazy vs dense, checkpoints, option validation.
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -111,6 +114,11 @@ bool flag(const emb::test::Case& c, const char* key) {
 TEMPLATE_TEST_CASE("trajectories match PyTorch on golden cases", "[optim][golden]", float, double) {
   using T = TestType;
   namespace optim = emb::optim;
+
+#define EVERY_OPTIMIZER                                                                         \
+  optim::SGD<float>, optim::SGD<double>, optim::Adam<float>, optim::Adam<double>,               \
+      optim::AdamW<float>, optim::AdamW<double>, optim::Adagrad<float>, optim::Adagrad<double>, \
+      optim::RowWiseAdagrad<float>, optim::RowWiseAdagrad<double>
   const auto path = emb::test::golden_path("EMB_GOLDEN_OPTIM", EMB_GOLDEN_DIR "/optim.txt");
   const auto cases = emb::test::read_golden(path);
   REQUIRE(cases.size() >= 20);
@@ -127,8 +135,50 @@ TEMPLATE_TEST_CASE("trajectories match PyTorch on golden cases", "[optim][golden
                                                            .nesterov = flag(c, "nesterov"),
                                                            .maximize = flag(c, "maximize"),
                                                            .lazy = lazy});
+    } else if (kind == "adam" || kind == "adamw") {
+      const std::array<double, 2> betas{c.array("betas").values[0], c.array("betas").values[1]};
+      if (kind == "adam") {
+        check_trajectory<T, optim::Adam<T>>(
+            c, optim::AdamOptions{.lr = c.scalar("lr"),
+                                  .betas = betas,
+                                  .eps = c.scalar("eps"),
+                                  .weight_decay = c.scalar("weight_decay"),
+                                  .amsgrad = flag(c, "amsgrad"),
+                                  .maximize = flag(c, "maximize"),
+                                  .lazy = lazy});
+      } else {
+        check_trajectory<T, optim::AdamW<T>>(
+            c, optim::AdamWOptions{.lr = c.scalar("lr"),
+                                   .betas = betas,
+                                   .eps = c.scalar("eps"),
+                                   .weight_decay = c.scalar("weight_decay"),
+                                   .amsgrad = flag(c, "amsgrad"),
+                                   .maximize = flag(c, "maximize"),
+                                   .lazy = lazy});
+      }
+    } else if (kind == "adagrad") {
+      check_trajectory<T, optim::Adagrad<T>>(
+          c,
+          optim::AdagradOptions{.lr = c.scalar("lr"),
+                                .lr_decay = c.scalar("lr_decay"),
+                                .weight_decay = c.scalar("weight_decay"),
+                                .initial_accumulator_value = c.scalar("initial_accumulator_value"),
+                                .eps = c.scalar("eps"),
+                                .maximize = flag(c, "maximize"),
+                                .lazy = lazy});
     } else {
-      continue;  // the other optimizers land in the next commits
+      REQUIRE(kind == "rowwise");
+      const auto mode = c.string("weight_decay_mode") == "l2" ? optim::WeightDecayMode::l2
+                                                              : optim::WeightDecayMode::decoupled;
+      check_trajectory<T, optim::RowWiseAdagrad<T>>(
+          c, optim::RowWiseAdagradOptions{
+                 .lr = c.scalar("lr"),
+                 .weight_decay = c.scalar("weight_decay"),
+                 .initial_accumulator_value = c.scalar("initial_accumulator_value"),
+                 .eps = c.scalar("eps"),
+                 .weight_decay_mode = mode,
+                 .maximize = flag(c, "maximize"),
+                 .lazy = lazy});
     }
   }
 }
@@ -172,4 +222,253 @@ TEMPLATE_TEST_CASE("a lazy SGD step moves only the gradient's rows, bit for bit"
     CHECK(opt.momentum_buffer().row(i).isZero(0) != touched);
   }
   CHECK(opt.steps() == 2);
+}
+
+namespace {
+
+namespace optim = emb::optim;
+
+// Options that exercise every state an optimizer keeps.
+template <class Opt>
+struct Busy;
+template <class T>
+struct Busy<optim::SGD<T>> {
+  static optim::SGDOptions options(bool lazy) {
+    return {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01, .lazy = lazy};
+  }
+};
+template <class T>
+struct Busy<optim::Adam<T>> {
+  static optim::AdamOptions options(bool lazy) {
+    return {.lr = 0.01, .weight_decay = 0.01, .amsgrad = true, .lazy = lazy};
+  }
+};
+template <class T>
+struct Busy<optim::AdamW<T>> {
+  static optim::AdamWOptions options(bool lazy) {
+    return {.lr = 0.01, .amsgrad = true, .lazy = lazy};
+  }
+};
+template <class T>
+struct Busy<optim::Adagrad<T>> {
+  static optim::AdagradOptions options(bool lazy) {
+    return {.lr = 0.1,
+            .lr_decay = 0.01,
+            .weight_decay = 0.01,
+            .initial_accumulator_value = 0.1,
+            .lazy = lazy};
+  }
+};
+template <class T>
+struct Busy<optim::RowWiseAdagrad<T>> {
+  static optim::RowWiseAdagradOptions options(bool lazy) {
+    return {.lr = 0.1, .weight_decay = 0.01, .initial_accumulator_value = 0.1, .lazy = lazy};
+  }
+};
+
+// The state matrices of an optimizer, as its accessors show them.
+template <class Opt>
+std::vector<const Matrix<typename Opt::Scalar>*> state_of(const Opt& o) {
+  if constexpr (requires { o.momentum_buffer(); }) {
+    return {&o.momentum_buffer()};
+  } else if constexpr (requires { o.exp_avg(); }) {
+    return {&o.exp_avg(), &o.exp_avg_sq(), &o.max_exp_avg_sq()};
+  } else {
+    return {&o.sum()};
+  }
+}
+
+// Everything an optimizer's future depends on, for bit-for-bit comparisons.
+template <class Opt, class T>
+bool same_state(const Opt& a, const Opt& b, const Embedding<T>& ta, const Embedding<T>& tb) {
+  std::ostringstream sa, sb;
+  a.save(sa);
+  b.save(sb);
+  return sa.str() == sb.str() && ta.weight() == tb.weight();
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("save, step, load, step equals training straight through", "[optim][checkpoint]",
+                   EVERY_OPTIMIZER) {
+  using Opt = TestType;
+  using T = typename Opt::Scalar;
+  const bool lazy = GENERATE(false, true);
+  INFO("lazy " << lazy);
+  const auto init = random_matrix<T>(40, 6, 3);
+  auto straight_table = Embedding<T>::from_pretrained(init, {}, false);
+  Opt straight(straight_table, Busy<Opt>::options(lazy));
+  for (std::uint64_t s = 0; s < 6; ++s) {
+    if (s == 2) straight.set_lr(straight.lr() / 2);
+    straight.step(random_gradient<T>(40, 6, 0.3, 100 + s));
+  }
+
+  auto first_table = Embedding<T>::from_pretrained(init, {}, false);
+  Opt first(first_table, Busy<Opt>::options(lazy));
+  for (std::uint64_t s = 0; s < 3; ++s) {
+    if (s == 2) first.set_lr(first.lr() / 2);
+    first.step(random_gradient<T>(40, 6, 0.3, 100 + s));
+  }
+  std::stringstream stream;
+  first_table.save(stream);
+  first.save(stream);
+  Embedding<T> table(40, 6, {.seed = 9});  // other weights, default options: all replaced
+  Opt resumed(table);
+  table.load(stream);
+  resumed.load(stream);
+  CHECK(resumed.steps() == 3);
+  CHECK(resumed.lr() == first.lr());
+  CHECK(resumed.options().lazy == lazy);
+  for (std::uint64_t s = 3; s < 6; ++s) resumed.step(random_gradient<T>(40, 6, 0.3, 100 + s));
+  CHECK(resumed.steps() == 6);
+  CHECK(same_state(resumed, straight, table, straight_table));
+}
+
+TEMPLATE_TEST_CASE("a lazy step changes only the gradient's rows and their state", "[optim][lazy]",
+                   EVERY_OPTIMIZER) {
+  using Opt = TestType;
+  using T = typename Opt::Scalar;
+  Embedding<T> table(300, 5, {.seed = 4});
+  Opt opt(table, Busy<Opt>::options(true));
+  const Matrix<T> before = table.weight();
+  const std::vector<Index> rows{0, 7, 255, 256, 299};  // across the dense step's row blocks
+  opt.step(gradient<T>(300, rows, random_matrix<T>(5, 5, 6)));
+  opt.step(gradient<T>(300, {}, Matrix<T>(0, 5)));  // empty: counts, changes nothing
+  CHECK(opt.steps() == 2);
+  const Opt fresh(table, Busy<Opt>::options(true));
+  const auto state = state_of(opt), fresh_state = state_of(fresh);
+  for (Index i = 0; i < 300; ++i) {
+    const bool touched = std::find(rows.begin(), rows.end(), i) != rows.end();
+    INFO("row " << i);
+    CHECK((table.weight().row(i) == before.row(i)) != touched);
+    for (std::size_t s = 0; s < state.size(); ++s) {
+      CHECK((state[s]->row(i) == fresh_state[s]->row(i)) != touched);
+    }
+  }
+  // Dense, the same gradients move every row (weight decay at least).
+  auto dense_table = Embedding<T>::from_pretrained(before, {}, false);
+  Opt dense(dense_table, Busy<Opt>::options(false));
+  dense.step(gradient<T>(300, rows, random_matrix<T>(5, 5, 6)));
+  for (Index i = 0; i < 300; ++i) CHECK(dense_table.weight().row(i) != before.row(i));
+}
+
+TEMPLATE_TEST_CASE("a dense step over many row blocks equals the formula per row", "[optim][dense]",
+                   float, double) {
+  // SGD with weight decay: w - lr (g + wd w) for every row, g = 0 where the gradient is silent.
+  using T = TestType;
+  Embedding<T> table(1000, 3, {.seed = 5});
+  const Matrix<T> before = table.weight();
+  optim::SGD<T> opt(table, {.lr = 0.5, .weight_decay = 0.25});
+  const auto g = random_gradient<T>(1000, 3, 0.1, 8);
+  REQUIRE(g.rows.size() > 20);
+  opt.step(g);
+  const Matrix<T> dense = g.to_dense();
+  for (Index i = 0; i < 1000; ++i) {
+    for (Index j = 0; j < 3; ++j) {
+      const T d = dense(i, j) + T(0.25) * before(i, j);
+      CHECK(table.weight()(i, j) == before(i, j) + T(-0.5) * d);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("a gradient that does not fit the table throws and changes nothing",
+                   "[optim][errors]", EVERY_OPTIMIZER) {
+  using Opt = TestType;
+  using T = typename Opt::Scalar;
+  const bool lazy = GENERATE(false, true);
+  Embedding<T> table(6, 3, {.seed = 7});
+  Opt opt(table, Busy<Opt>::options(lazy));
+  opt.step(gradient<T>(6, {1, 4}, random_matrix<T>(2, 3, 1)));
+  Embedding<T> copy_table = table;
+  Opt copy = opt;  // bound to `table` too, but only read
+  const std::string name = Opt::name;
+  REQUIRE_THROWS_AS(opt.step(gradient<T>(7, {1}, Matrix<T>::Ones(1, 3))), std::invalid_argument);
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(7, {1}, Matrix<T>::Ones(1, 3))),
+                      name +
+                          "::step: the gradient is of a (7, 3) table but the optimizer's "
+                          "table is (6, 3)");
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(6, {1}, Matrix<T>::Ones(1, 4))),
+                      name +
+                          "::step: the gradient is of a (6, 4) table but the optimizer's "
+                          "table is (6, 3)");
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(6, {1, 2}, Matrix<T>::Ones(1, 3))),
+                      name + "::step: the gradient lists 2 rows but has 1 rows of values");
+  REQUIRE_THROWS_AS(opt.step(gradient<T>(6, {0, 6}, Matrix<T>::Ones(2, 3))), std::out_of_range);
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(6, {0, 6}, Matrix<T>::Ones(2, 3))),
+                      name + "::step: gradient row 6 at position 1 is out of range [0, 6)");
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(6, {3, 3}, Matrix<T>::Ones(2, 3))),
+                      name +
+                          "::step: gradient rows must be strictly increasing, but row 3 at "
+                          "position 1 follows 3");
+  REQUIRE_THROWS_AS(opt.step(Gradient<T>{}), std::invalid_argument);
+  CHECK(opt.steps() == 1);
+  CHECK(same_state(opt, copy, table, copy_table));
+
+  table.weight().resize(7, 3);  // nobody may resize a table under its optimizer
+  REQUIRE_THROWS_WITH(opt.step(gradient<T>(7, {1}, Matrix<T>::Ones(1, 3))),
+                      name +
+                          "::step: the table was resized from (6, 3) to (7, 3) after the "
+                          "optimizer was made");
+}
+
+TEMPLATE_TEST_CASE("Adam, AdamW, Adagrad and RowWiseAdagrad reject bad options", "[optim][errors]",
+                   float, double) {
+  using T = TestType;
+  Embedding<T> table(6, 3, {.seed = 1});
+  using optim::Adam, optim::AdamW, optim::Adagrad, optim::RowWiseAdagrad;
+  REQUIRE_THROWS_AS(Adam(table, {.lr = -1}), std::invalid_argument);
+  REQUIRE_THROWS_WITH(Adam(table, {.lr = -1}), "emb::optim::Adam: lr must be in [0, inf), got -1");
+  REQUIRE_THROWS_WITH(Adam(table, {.betas = {1.0, 0.999}}),
+                      "emb::optim::Adam: betas[0] must be in [0, 1), got 1");
+  REQUIRE_THROWS_WITH(Adam(table, {.betas = {0.9, -0.5}}),
+                      "emb::optim::Adam: betas[1] must be in [0, 1), got -0.5");
+  REQUIRE_THROWS_WITH(Adam(table, {.eps = 0}), "emb::optim::Adam: eps must be in (0, inf), got 0");
+  REQUIRE_THROWS_WITH(Adam(table, {.weight_decay = -0.5}),
+                      "emb::optim::Adam: weight_decay must be in [0, inf), got -0.5");
+  REQUIRE_THROWS_WITH(AdamW(table, {.eps = -1e-8}),
+                      "emb::optim::AdamW: eps must be in (0, inf), got -1e-08");
+  REQUIRE_THROWS_WITH(AdamW(table, {.betas = {0.9, 1.5}}),
+                      "emb::optim::AdamW: betas[1] must be in [0, 1), got 1.5");
+  REQUIRE_THROWS_WITH(AdamW(table, {.lr = std::nan("")}),
+                      "emb::optim::AdamW: lr must be in [0, inf), got nan");
+  REQUIRE_THROWS_WITH(Adagrad(table, {.lr_decay = -1}),
+                      "emb::optim::Adagrad: lr_decay must be in [0, inf), got -1");
+  REQUIRE_THROWS_WITH(Adagrad(table, {.initial_accumulator_value = -1}),
+                      "emb::optim::Adagrad: initial_accumulator_value must be in [0, inf), got -1");
+  REQUIRE_THROWS_WITH(Adagrad(table, {.eps = 0}),
+                      "emb::optim::Adagrad: eps must be in (0, inf), got 0");
+  REQUIRE_THROWS_WITH(Adagrad(table, {.weight_decay = -1}),
+                      "emb::optim::Adagrad: weight_decay must be in [0, inf), got -1");
+  REQUIRE_THROWS_WITH(RowWiseAdagrad(table, {.lr = -1}),
+                      "emb::optim::RowWiseAdagrad: lr must be in [0, inf), got -1");
+  REQUIRE_THROWS_WITH(RowWiseAdagrad(table, {.eps = 0}),
+                      "emb::optim::RowWiseAdagrad: eps must be in (0, inf), got 0");
+  REQUIRE_THROWS_WITH(
+      RowWiseAdagrad(table, {.weight_decay_mode = static_cast<optim::WeightDecayMode>(7)}),
+      "emb::optim::RowWiseAdagrad: weight_decay_mode 7 is not l2 (0) or decoupled (1)");
+  Adam<T> adam(table);
+  REQUIRE_THROWS_WITH(adam.set_lr(-1), "emb::optim::Adam: lr must be in [0, inf), got -1");
+  CHECK(adam.lr() == 1e-3);
+  CHECK(AdamW(table).options().weight_decay == 1e-2);  // PyTorch's AdamW default
+}
+
+TEMPLATE_TEST_CASE("optimizers bind to any table whose weight() is a Matrix<T>&",
+                   "[optim][compile]", float, double) {
+  using T = TestType;
+  struct Table {  // the shape of EmbeddingBag<T> as far as optimizers are concerned
+    Matrix<T> w = Matrix<T>::Ones(4, 2);
+    Matrix<T>& weight() { return w; }
+  };
+  Table table;
+  optim::RowWiseAdagrad opt(table, {.lr = 0.5, .lazy = true});
+  static_assert(std::is_same_v<decltype(opt), optim::RowWiseAdagrad<T>>);
+  opt.step(gradient<T>(4, {2}, Matrix<T>::Ones(1, 2)));
+  CHECK(opt.sum().rows() == 4);  // one accumulator per row
+  CHECK(opt.sum().cols() == 1);
+  CHECK_THAT(static_cast<double>(table.w(2, 0)), Catch::WithinRel(1 - 0.5 / (1 + 1e-8), 1e-6));
+  CHECK(table.w(1, 0) == T(1));
+  using Other = std::conditional_t<std::is_same_v<T, float>, double, float>;
+  static_assert(!std::is_constructible_v<optim::SGD<T>, Embedding<Other>&>);
+  static_assert(!std::is_constructible_v<optim::Adam<T>, int&>);
+  static_assert(std::is_constructible_v<optim::Adam<T>, Embedding<T>&>);
 }

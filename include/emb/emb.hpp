@@ -1,6 +1,7 @@
 #pragma once
 // The umbrella header: everything public in emb. Each header also compiles on its own.
 
+#include "emb/checkpoint.hpp"
 #include "emb/embedding.hpp"
 #include "emb/gradient.hpp"
 #include "emb/optim.hpp"

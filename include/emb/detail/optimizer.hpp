@@ -124,6 +124,8 @@ class Optimizer {
   static_assert(is_real_v<T>, "emb::optim: T must be float or double");
 
  public:
+  using Scalar = T;
+
   // The learning rate of the next step.
   double lr() const { return options_.lr; }
 

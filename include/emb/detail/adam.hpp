@@ -1,0 +1,153 @@
+#pragma once
+// The Adam row update shared by emb::optim::Adam and AdamW: PyTorch's dense formula
+// (torch/optim/adam.py and adamw.py, _single_tensor_adam[w]) and SparseAdam's
+// (torch/optim/_functional.py, sparse_adam) for lazy steps.
+
+#include <algorithm>  // std::max
+#include <array>      // std::array
+#include <cmath>      // std::sqrt, std::pow
+#include <cstddef>    // std::size_t
+#include <cstdint>    // std::int64_t
+#include <tuple>      // std::tie
+#include <utility>    // std::pair
+
+#include "emb/detail/optimizer.hpp"
+#include "emb/gradient.hpp"
+#include "emb/types.hpp"
+
+namespace emb::detail {
+
+// Per-step constants, computed in double as PyTorch's Python scalars and rounded to T once, as
+// PyTorch does when it applies a Python float to a float tensor.
+template <class T>
+struct AdamStep {
+  T beta1, beta2, one_minus_beta1, one_minus_beta2;
+  T l2;          // weight decay added to the gradient (Adam), else 0
+  T decay;       // 1 - lr * weight_decay (AdamW), applied to w first
+  T bias2_sqrt;  // sqrt(1 - beta2^step), dense form
+  T eps;
+  T neg_step_size;    // -lr / (1 - beta1^step), dense form
+  T neg_sparse_step;  // -lr * sqrt(1 - beta2^step) / (1 - beta1^step), SparseAdam's form
+  bool maximize, amsgrad, decoupled;
+
+  AdamStep(double lr, std::array<double, 2> betas, double eps_, double weight_decay,
+           bool decoupled_, bool maximize_, bool amsgrad_, std::int64_t step)
+      : beta1(static_cast<T>(betas[0])),
+        beta2(static_cast<T>(betas[1])),
+        one_minus_beta1(static_cast<T>(1 - betas[0])),
+        one_minus_beta2(static_cast<T>(1 - betas[1])),
+        l2(static_cast<T>(decoupled_ ? 0.0 : weight_decay)),
+        decay(static_cast<T>(1 - lr * (decoupled_ ? weight_decay : 0.0))),
+        eps(static_cast<T>(eps_)),
+        maximize(maximize_),
+        amsgrad(amsgrad_),
+        decoupled(decoupled_) {
+    const double bias1 = 1 - std::pow(betas[0], static_cast<double>(step));
+    const double bias2 = 1 - std::pow(betas[1], static_cast<double>(step));
+    bias2_sqrt = static_cast<T>(std::sqrt(bias2));
+    neg_step_size = static_cast<T>(-(lr / bias1));
+    neg_sparse_step = static_cast<T>(-(lr * std::sqrt(bias2) / bias1));
+  }
+
+  // The gradient as the moments see it: negated for maximize, plus L2 decay; applies AdamW's
+  // decoupled decay to w.
+  T prepare(T g, T& w) const {
+    if (maximize) g = -g;
+    if (l2 != 0) g = g + l2 * w;
+    if (decoupled) w = w * decay;
+    return g;
+  }
+
+  // torch.optim.Adam/AdamW: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g;
+  // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), v -> max(vmax, v) with amsgrad.
+  void dense_row(T* w, const T* grad, T* m, T* v, T* vmax, Index dim) const {
+    for (Index j = 0; j < dim; ++j) {
+      const T g = prepare(grad[j], w[j]);
+      m[j] = m[j] * beta1 + one_minus_beta1 * g;
+      v[j] = v[j] * beta2 + one_minus_beta2 * g * g;
+      T vv = v[j];
+      if (amsgrad) vv = vmax[j] = std::max(vmax[j], vv);
+      const T denom = std::sqrt(vv) / bias2_sqrt + eps;
+      w[j] = w[j] + neg_step_size * m[j] / denom;
+    }
+  }
+
+  // torch.optim.SparseAdam, on one row: the moments move by (1 - b) (new - old) and
+  // w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps); amsgrad as above.
+  void sparse_row(T* w, const T* grad, T* m, T* v, T* vmax, Index dim) const {
+    for (Index j = 0; j < dim; ++j) {
+      const T g = prepare(grad[j], w[j]);
+      const T m_old = m[j], v_old = v[j];
+      const T m_step = (g - m_old) * one_minus_beta1;
+      const T v_step = (g * g - v_old) * one_minus_beta2;
+      m[j] = m_old + m_step;
+      v[j] = v_old + v_step;
+      T vv = v_step + v_old;
+      if (amsgrad) vv = vmax[j] = std::max(vmax[j], vv);
+      const T denom = std::sqrt(vv) + eps;
+      w[j] = w[j] + neg_sparse_step * ((m_step + m_old) / denom);
+    }
+  }
+};
+
+// Adam and AdamW: the same state and step, with L2 or decoupled weight decay.
+template <class Derived, class T, class Options, bool decoupled>
+class AdamFamily : public Optimizer<Derived, T, Options, 3> {
+  using Base = Optimizer<Derived, T, Options, 3>;
+  friend Base;
+
+ public:
+  // One step with the gradient of the bound table. Throws std::invalid_argument (or
+  // std::out_of_range for a row outside the table) when the gradient does not fit the table;
+  // nothing changes then. Cost: one fused pass over table and state (dense), or
+  // O(gradient rows x dim) (lazy).
+  void step(const Gradient<T>& grad) {
+    this->check_step(grad);
+    const auto& o = this->options_;
+    const AdamStep<T> c(o.lr, o.betas, o.eps, o.weight_decay, decoupled, o.maximize, o.amsgrad,
+                        this->steps_ + 1);
+    this->apply(grad, o.lazy, [&](Index row, const T* g) {
+      T* w = this->weight_row(row);
+      T* m = this->state_row(exp_avg_index, row);
+      T* v = this->state_row(exp_avg_sq_index, row);
+      T* vmax = o.amsgrad ? this->state_row(max_exp_avg_sq_index, row) : nullptr;
+      if (o.lazy) {
+        c.sparse_row(w, g, m, v, vmax, this->dim_);
+      } else {
+        c.dense_row(w, g, m, v, vmax, this->dim_);
+      }
+    });
+  }
+
+  // The first and second moments, (num_embeddings, embedding_dim).
+  const Matrix<T>& exp_avg() const { return this->state_[exp_avg_index]; }
+  const Matrix<T>& exp_avg_sq() const { return this->state_[exp_avg_sq_index]; }
+  // The running maximum of exp_avg_sq with amsgrad; empty (0, 0) without.
+  const Matrix<T>& max_exp_avg_sq() const { return this->state_[max_exp_avg_sq_index]; }
+
+ protected:
+  using Base::Base;
+
+ private:
+  static constexpr std::size_t exp_avg_index = 0, exp_avg_sq_index = 1, max_exp_avg_sq_index = 2;
+
+  // lr >= 0, betas in [0, 1), eps > 0, weight_decay >= 0.
+  static void check(const Options& o) {
+    check_non_negative(Derived::name, "lr", o.lr);
+    check_beta(Derived::name, "betas[0]", o.betas[0]);
+    check_beta(Derived::name, "betas[1]", o.betas[1]);
+    check_positive(Derived::name, "eps", o.eps);
+    check_non_negative(Derived::name, "weight_decay", o.weight_decay);
+  }
+  template <class O>
+  static auto fields(O& o) {
+    return std::tie(o.lr, o.betas, o.eps, o.weight_decay, o.amsgrad, o.maximize, o.lazy);
+  }
+  static std::array<std::pair<Index, Index>, 3> state_shapes(const Options& o, Index num,
+                                                             Index dim) {
+    const std::pair<Index, Index> full{num, dim}, none{0, 0};
+    return {full, full, o.amsgrad ? full : none};
+  }
+};
+
+}  // namespace emb::detail
