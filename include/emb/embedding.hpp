@@ -9,6 +9,7 @@
 #include <optional>          // std::optional
 #include <ostream>           // std::ostream
 #include <span>              // std::span
+#include <utility>           // std::move
 
 #include <unsupported/Eigen/CXX11/Tensor>  // N-d index batches
 
@@ -62,6 +63,15 @@ class Embedding {
                                    EmbeddingOptions options = {}, bool freeze = true) {
     Embedding table(checked_options(weight.rows(), weight.cols(), options),
                     weight.template cast<T>());
+    table.frozen_ = freeze;
+    return table;
+  }
+
+  // The same, taking over `weight` instead of copying it: for large pretrained tables.
+  static Embedding from_pretrained(Matrix<T>&& weight, EmbeddingOptions options = {},
+                                   bool freeze = true) {
+    const auto checked = checked_options(weight.rows(), weight.cols(), options);
+    Embedding table(checked, std::move(weight));
     table.frozen_ = freeze;
     return table;
   }

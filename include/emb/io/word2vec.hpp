@@ -19,6 +19,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/file.hpp"
+#include "emb/io/format.hpp"
 #include "emb/types.hpp"
 
 namespace emb::io {
@@ -125,6 +126,82 @@ void save_word2vec(const std::filesystem::path& path, std::span<const std::strin
     }
     detail::flush_when_large(buffer, file, true);
   });
+}
+
+namespace detail {
+
+inline void check_limit(const char* where, const LoadOptions& options) {
+  if (options.limit && *options.limit <= 0) {
+    emb::detail::throw_invalid(where, ": limit must be positive, got ", *options.limit);
+  }
+}
+
+// A header that promises more than the file can hold is refused before allocating for it.
+inline void check_fits(emb::detail::BlockReader& reader, Index rows, Index dim,
+                       double min_bytes_per_value, Index declared) {
+  if (reader.file_size() == 0) return;  // unknown size (a pipe): the body reader finds the end
+  const double need =
+      static_cast<double>(rows) * (static_cast<double>(dim) * min_bytes_per_value + 2);
+  const double have = static_cast<double>(reader.file_size() - reader.offset());
+  if (need > have) {
+    emb::detail::throw_file_error(reader.where(), reader.path(), "line 1: the header promises ",
+                                  declared, " words of ", dim, " values, but the file has only ",
+                                  reader.file_size(), " bytes (truncated?)");
+  }
+}
+
+}  // namespace detail
+
+// Reads a word2vec file, text (binary = false; fastText's .vec too) or binary, into T (float or
+// double; binary values are float32 in the file). options.format is ignored; options.limit loads
+// only the first words, as gensim's limit.
+// Throws std::runtime_error naming the file and the line (text) or byte offset (binary) for: a
+// missing or unreadable file, an empty file, a bad header, a line with the wrong number of values
+// or a value that is not a number, a truncated file, more records than the header says, a word
+// seen twice, and (with strict_utf8) a word that is not UTF-8. Nothing is returned half-loaded.
+// std::invalid_argument for limit <= 0.
+template <class T = float>
+LoadedVectors<T> load_word2vec(const std::filesystem::path& path, bool binary,
+                               const LoadOptions& options = {}) {
+  static_assert(emb::detail::is_real_v<T>, "emb::io::load_word2vec<T>: T must be float or double");
+  constexpr const char* where = "emb::io::load_word2vec";
+  detail::check_limit(where, options);
+  emb::detail::BlockReader reader(where, path);
+  emb::detail::Progress progress(options.progress, "loading " + path.filename().string(),
+                                 reader.file_size());
+  const auto [count, dim] = emb::detail::read_word2vec_header(reader);
+  const Index rows = options.limit ? std::min(count, *options.limit) : count;
+  detail::check_fits(reader, rows, dim, binary ? 4.0 : 1.0, count);
+  LoadedVectors<T> out;
+  out.format = binary ? VectorFormat::word2vec_binary : VectorFormat::word2vec;
+  out.words.resize(static_cast<std::size_t>(rows));
+  out.vectors.resize(rows, dim);
+  emb::detail::RecordPlaces places;
+  if (binary) {
+    emb::detail::read_binary_body(reader, rows, dim, count, options.strict_utf8, out.words,
+                                  out.vectors, places, progress);
+    if (rows == count) {  // anything but whitespace after the last record is more records
+      while (reader.fill(1)) {
+        const char c = reader.available()[0];
+        if (c != '\n' && c != '\r' && c != ' ' && c != '\t') {
+          emb::detail::throw_file_error(where, path, "byte offset ", reader.offset(),
+                                        ": more data after the header's count of ", count,
+                                        " words");
+        }
+        reader.consume(1);
+      }
+    }
+  } else {
+    const emb::detail::TextBody body{.rows = rows,
+                                     .dim = dim,
+                                     .extra_is_error = rows == count,
+                                     .declared = count,
+                                     .strict_utf8 = options.strict_utf8,
+                                     .lines_before = 1};
+    emb::detail::parse_text_body(reader, body, out.words, out.vectors, places, progress);
+  }
+  emb::detail::check_unique(where, path, out.words, places);
+  return out;
 }
 
 }  // namespace emb::io

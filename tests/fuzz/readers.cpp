@@ -1,0 +1,46 @@
+// libFuzzer target for the vector-file readers: any bytes, in every format, must either load or
+// throw std::runtime_error / std::invalid_argument; never crash, leak, read out of bounds or
+// allocate without bound. Built with -DEMB_BUILD_FUZZERS=ON and clang++:
+//   build/fuzz/tests/fuzz_readers -max_total_time=60 CORPUS tests/fuzz/corpus/readers
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>  // getpid
+#include <emb/io/load.hpp>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // The readers read files: the input goes to one file per fuzzing process.
+  static const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("emb-fuzz-" + std::to_string(getpid()) + ".vec");
+  if (std::FILE* file = std::fopen(path.c_str(), "wb")) {
+    std::fwrite(data, 1, size, file);
+    std::fclose(file);
+  } else {
+    return 0;
+  }
+  using emb::io::VectorFormat;
+  const bool strict = size > 0 && (data[0] & 1) != 0;
+  for (const auto format : {VectorFormat::automatic, VectorFormat::word2vec,
+                            VectorFormat::word2vec_binary, VectorFormat::glove}) {
+    for (const std::optional<emb::Index> limit :
+         {std::optional<emb::Index>{}, std::optional<emb::Index>{2}}) {
+      try {
+        const auto loaded = emb::io::load_vectors<float>(
+            path, {.format = format, .limit = limit, .strict_utf8 = strict});
+        // What loads is consistent: one word per row, no empty word.
+        if (static_cast<emb::Index>(loaded.words.size()) != loaded.vectors.rows()) __builtin_trap();
+        for (const auto& word : loaded.words) {
+          if (word.empty()) __builtin_trap();
+        }
+      } catch (const std::runtime_error&) {
+      } catch (const std::invalid_argument&) {
+      }
+    }
+  }
+  return 0;
+}
