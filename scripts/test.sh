@@ -22,4 +22,10 @@ build gcc g++ RelWithDebInfo
 build clang clang++ Debug
 build asan g++ Debug \
   "-DCMAKE_CXX_FLAGS=-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# The readers' libFuzzer target, a fixed 30-second run from the checked-in seeds (clang++ only).
+echo "=== fuzz: clang++ libFuzzer + ASan + UBSan, the vector-file readers"
+cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DEMB_WARNINGS_AS_ERRORS=ON -DEMB_BUILD_FUZZERS=ON >/dev/null
+cmake --build build/fuzz -j "$jobs" --target fuzz_readers
+ctest --test-dir build/fuzz -R '^fuzz_' --output-on-failure
 echo "all test builds passed"

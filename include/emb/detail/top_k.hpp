@@ -4,6 +4,7 @@
 
 #include <algorithm>  // std::push_heap, std::pop_heap, std::sort_heap, std::min
 #include <cmath>      // std::isnan
+#include <limits>     // std::numeric_limits
 #include <span>       // std::span
 #include <utility>    // std::pair
 #include <vector>     // std::vector
@@ -42,6 +43,11 @@ class TopK {
       heap_.back() = candidate;
       std::push_heap(heap_.begin(), heap_.end(), better<T>);
     }
+  }
+  // Scores below this cannot enter: the k-th best so far, or -infinity while fewer than k.
+  T threshold() const {
+    if (k_ == 0) return std::numeric_limits<T>::infinity();
+    return heap_.size() < k_ ? -std::numeric_limits<T>::infinity() : heap_.front().score;
   }
   // Best first.
   std::vector<Scored<T>> take() {
@@ -87,10 +93,15 @@ std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const
         auto row_scores = score(tile, (g - g0) * queries_per_group, r0);
         const auto& skip = excluded[static_cast<std::size_t>(g)];
         auto& heap = best[static_cast<std::size_t>(g - g0)];
+        // Most rows lose to the current k-th best: one comparison each, nothing else.
+        T threshold = heap.threshold();
         for (Index j = 0; j < rows; ++j) {
+          const T value = row_scores(j);
+          if (!(value >= threshold)) continue;  // also skips NaN
           const Index row = r0 + j;
-          if (!skip.empty() && std::find(skip.begin(), skip.end(), row) != skip.end()) continue;
-          heap.offer(row, row_scores(j));
+          if (std::find(skip.begin(), skip.end(), row) != skip.end()) continue;
+          heap.offer(row, value);
+          threshold = heap.threshold();
         }
       }
     }

@@ -3,19 +3,19 @@
 // record parser shared by the text formats (word2vec text and GloVe), a multithreaded body
 // parser whose result does not depend on the thread count, and the word2vec binary body reader.
 
-#include <algorithm>      // std::min, std::max, std::reverse
-#include <bit>            // std::endian
-#include <cerrno>         // errno
-#include <charconv>       // std::from_chars
-#include <cstdint>        // std::uint64_t
-#include <cstring>        // std::memchr, std::memcpy, std::strerror
-#include <filesystem>     // std::filesystem::path
-#include <limits>         // std::numeric_limits
-#include <string>         // std::string
-#include <string_view>    // std::string_view
-#include <system_error>   // std::errc
-#include <unordered_map>  // std::unordered_map
-#include <vector>         // std::vector
+#include <algorithm>     // std::min, std::max, std::reverse
+#include <bit>           // std::endian
+#include <cerrno>        // errno
+#include <charconv>      // std::from_chars
+#include <cstdint>       // std::uint64_t
+#include <cstring>       // std::memchr, std::memcpy, std::strerror
+#include <filesystem>    // std::filesystem::path
+#include <functional>    // std::hash
+#include <limits>        // std::numeric_limits
+#include <string>        // std::string
+#include <string_view>   // std::string_view
+#include <system_error>  // std::errc
+#include <vector>        // std::vector
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/file.hpp"
@@ -207,18 +207,26 @@ struct RecordPlaces {
   }
 };
 
-// Throws for the second occurrence of any word: a table cannot hold one word twice.
+// Throws for the second occurrence of any word: a table cannot hold one word twice. An open
+// addressing table of row numbers (4 bytes a slot, half full at most) keeps the check's memory a
+// small fraction of the table's.
 inline void check_unique(const char* where, const std::filesystem::path& path,
                          const std::vector<std::string>& words, const RecordPlaces& places) {
-  std::unordered_map<std::string_view, Index> seen;
-  seen.reserve(words.size());
+  constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+  std::size_t capacity = 16;
+  while (capacity < 2 * words.size()) capacity *= 2;
+  std::vector<std::uint32_t> slots(capacity, empty);
+  const std::hash<std::string_view> hash;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    const auto [it, inserted] = seen.emplace(words[i], static_cast<Index>(i));
-    if (!inserted) {
+    std::size_t slot = hash(words[i]) & (capacity - 1);
+    while (slots[slot] != empty && words[slots[slot]] != words[i])
+      slot = (slot + 1) & (capacity - 1);
+    if (slots[slot] != empty) {
       throw_file_error(where, path, places.describe(static_cast<Index>(i)), ": the word ",
-                       quote(words[i]), " appears again (first at ", places.describe(it->second),
-                       ")");
+                       quote(words[i]), " appears again (first at ",
+                       places.describe(static_cast<Index>(slots[slot])), ")");
     }
+    slots[slot] = static_cast<std::uint32_t>(i);
   }
 }
 
