@@ -5,7 +5,6 @@
 #include "emb/embedding.hpp"
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
-#include "emb/optim.hpp"
 #include "emb/io/format.hpp"
 #include "emb/io/glove.hpp"
 #include "emb/io/load.hpp"
