@@ -30,6 +30,7 @@ enum class BagMode {
   max,   // the per-dimension maximum; ties go to the first entry
 };
 
+// The mode's PyTorch name: "sum", "mean" or "max".
 inline const char* to_string(BagMode mode) {
   switch (mode) {
     case BagMode::sum:
