@@ -85,11 +85,11 @@ struct BagGradient {
 //
 // Example:
 //   emb::EmbeddingBag<float> bag(1000, 16, {.mode = emb::BagMode::sum, .seed = 1});
-//   const std::vector<emb::Index> ids{4, 8, 15, 16, 23, 42}, offsets{0, 2};  // bags {4,8},
-//   {15..42} const std::vector<float> weights{1, 1, 0.5f, 0.5f, 0.5f, 0.5f}; emb::BagResult<float>
-//   r = bag.forward(ids, offsets, weights);          // r.output: (2, 16) emb::BagGradient<float> g
-//   = bag.backward(r, dloss);                    // dloss: (2, 16)
-//   // g.weight: rows {4, 8, 15, 16, 23, 42}; g.per_sample_weights: 6 values
+//   const std::vector<emb::Index> ids{4, 8, 15, 16, 23, 42}, offsets{0, 2};  // 2 bags
+//   const std::vector<float> weights{1, 1, 0.5f, 0.5f, 0.5f, 0.5f};
+//   emb::BagResult<float> r = bag.forward(ids, offsets, weights);  // r.output: (2, 16)
+//   emb::BagGradient<float> g = bag.backward(r, dloss);            // dloss: (2, 16)
+//   // g.weight has rows {4, 8, 15, 16, 23, 42}; g.per_sample_weights has 6 values
 template <class T>
 class EmbeddingBag {
   static_assert(detail::is_real_v<T>, "emb::EmbeddingBag<T>: T must be float or double");
