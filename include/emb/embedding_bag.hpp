@@ -10,6 +10,7 @@
 #include <optional>          // std::optional
 #include <span>              // std::span
 #include <type_traits>       // std::is_same_v
+#include <utility>           // std::move
 #include <vector>            // std::vector
 
 #include <unsupported/Eigen/CXX11/Tensor>  // (B, L) index batches
@@ -145,7 +146,8 @@ class EmbeddingBag {
   // offsets has one more entry and its last entry ends the last bag (indices after it belong
   // to no bag and are ignored after validation). Output: (B, embedding_dim), where B is
   // offsets.size() (minus one with include_last_offset). Empty and all-padding bags give zero
-  // rows. per_sample_weights (mode sum only) holds one weight per index, scaling its row.
+  // rows. per_sample_weights (mode sum only; empty means none) holds one weight per index,
+  // scaling its row.
   // With max_norm, the distinct rows looked up by the bags are first renormed in place.
   // Throws, before anything changes: std::invalid_argument when offsets[0] != 0, when
   // include_last_offset has no offsets, for per_sample_weights in a mode other than sum or of
