@@ -10,6 +10,7 @@
 #include <optional>          // std::optional
 #include <span>              // std::span
 #include <type_traits>       // std::is_same_v
+#include <utility>           // std::move
 #include <vector>            // std::vector
 
 #include <unsupported/Eigen/CXX11/Tensor>  // (B, L) index batches
@@ -30,6 +31,7 @@ enum class BagMode {
   max,   // the per-dimension maximum; ties go to the first entry
 };
 
+// The mode's PyTorch name: "sum", "mean" or "max".
 inline const char* to_string(BagMode mode) {
   switch (mode) {
     case BagMode::sum:
@@ -84,11 +86,11 @@ struct BagGradient {
 //
 // Example:
 //   emb::EmbeddingBag<float> bag(1000, 16, {.mode = emb::BagMode::sum, .seed = 1});
-//   const std::vector<emb::Index> ids{4, 8, 15, 16, 23, 42}, offsets{0, 2};  // bags {4,8},
-//   {15..42} const std::vector<float> weights{1, 1, 0.5f, 0.5f, 0.5f, 0.5f}; emb::BagResult<float>
-//   r = bag.forward(ids, offsets, weights);          // r.output: (2, 16) emb::BagGradient<float> g
-//   = bag.backward(r, dloss);                    // dloss: (2, 16)
-//   // g.weight: rows {4, 8, 15, 16, 23, 42}; g.per_sample_weights: 6 values
+//   const std::vector<emb::Index> ids{4, 8, 15, 16, 23, 42}, offsets{0, 2};  // 2 bags
+//   const std::vector<float> weights{1, 1, 0.5f, 0.5f, 0.5f, 0.5f};
+//   emb::BagResult<float> r = bag.forward(ids, offsets, weights);  // r.output: (2, 16)
+//   emb::BagGradient<float> g = bag.backward(r, dloss);            // dloss: (2, 16)
+//   // g.weight has rows {4, 8, 15, 16, 23, 42}; g.per_sample_weights has 6 values
 template <class T>
 class EmbeddingBag {
   static_assert(detail::is_real_v<T>, "emb::EmbeddingBag<T>: T must be float or double");
@@ -144,7 +146,8 @@ class EmbeddingBag {
   // offsets has one more entry and its last entry ends the last bag (indices after it belong
   // to no bag and are ignored after validation). Output: (B, embedding_dim), where B is
   // offsets.size() (minus one with include_last_offset). Empty and all-padding bags give zero
-  // rows. per_sample_weights (mode sum only) holds one weight per index, scaling its row.
+  // rows. per_sample_weights (mode sum only; empty means none) holds one weight per index,
+  // scaling its row.
   // With max_norm, the distinct rows looked up by the bags are first renormed in place.
   // Throws, before anything changes: std::invalid_argument when offsets[0] != 0, when
   // include_last_offset has no offsets, for per_sample_weights in a mode other than sum or of
