@@ -35,6 +35,7 @@
 #include <emb/optim/sgd.hpp>
 
 #include <algorithm>      // std::sort, std::min, std::max
+#include <array>          // std::array
 #include <atomic>         // std::atomic
 #include <chrono>         // std::chrono::steady_clock
 #include <cmath>          // std::exp, std::log, std::pow, std::sqrt
@@ -92,6 +93,7 @@ struct Options {
   std::uint64_t seed = 1;
   bool adam = false;
   int verbose = 2;  // 0: errors only, 1: summary, 2: summary and progress
+  bool help = false;
 };
 
 // Parses a whole option value (no trailing junk) of type V, within [low, high].
@@ -113,14 +115,15 @@ Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
+    if (name == "-h" || name == "-help" || name == "--help") {
+      options.help = true;
+      return options;
+    }
     if (name == "-binary") {
       options.binary = true;
       continue;
     }
-    if (i + 1 >= argc) {
-      if (name == "-h" || name == "-help" || name == "--help") throw std::invalid_argument("");
-      throw std::invalid_argument("option " + name + " needs a value");
-    }
+    if (i + 1 >= argc) throw std::invalid_argument("option " + name + " needs a value");
     const std::string value = argv[++i];
     if (name == "-input") {
       options.input = value;
@@ -689,9 +692,12 @@ int main(int argc, char** argv) {
   try {
     options = parse_options(argc, argv);
   } catch (const std::invalid_argument& e) {
-    if (*e.what() != '\0') std::cerr << "train-word2vec: " << e.what() << '\n';
-    std::cerr << usage;
+    std::cerr << "train-word2vec: " << e.what() << '\n' << usage;
     return exit_usage;
+  }
+  if (options.help) {
+    std::cout << usage;
+    return EXIT_SUCCESS;
   }
   try {
     return train(options);

@@ -1,8 +1,9 @@
 # CTest checks of train-word2vec, run as `cmake -DTOOL=... -DCASE=... -DWORK=... -P` this file.
-#   CASE=smoke          a short training run: exit 0, the loss falls epoch by epoch, and the text
+#   CASE=smoke          a short training run: exit 0, the last epoch's loss below the first's, text
 #                       and binary outputs have the shape word2vec's formats require
 #   CASE=deterministic  one thread and a seed: two runs give identical files, another seed not
-#   CASE=errors         missing or empty corpus, bad options: exit 2 with a one-line message
+#   CASE=errors         missing or empty corpus, bad options: exit 2 with a one-line message;
+#                       -help: the usage on stdout, exit 0
 # CORPUS is a text file to train on; when it does not exist a small corpus is generated.
 
 cmake_minimum_required(VERSION 3.21)
@@ -144,6 +145,8 @@ elseif(CASE STREQUAL "errors")
     check("train-word2vec ${shown}: stderr was '${err}'" first_line MATCHES "${pattern}")
     check("train-word2vec ${shown} wrote an output file" NOT EXISTS ${WORK}/x.txt)
   endforeach()
+  run_tool(-help)
+  check("-help: exit status ${rc}, stdout '${out}'" rc EQUAL 0 AND out MATCHES "^usage: train-word2vec")
   # Corpus errors are one line; option errors add the usage text.
   run_tool(-input ${WORK}/missing.txt -output ${WORK}/x.txt)
   string(REGEX MATCHALL "\n" newlines "${err}")
