@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 #include <emb/embedding.hpp>
 #include <emb/embedding_bag.hpp>
+#include <emb/optim/sgd.hpp>
 
 #include "support/compare.hpp"
 #include "support/golden.hpp"
@@ -584,4 +586,47 @@ TEMPLATE_TEST_CASE("backward rejects a wrong grad_output or a result it did not 
   tampered = r;
   tampered.per_sample_weights = {1};
   REQUIRE_THROWS_AS(table.backward(tampered, Matrix<T>::Ones(2, 3)), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("an optimizer steps an EmbeddingBag's table as it steps an Embedding's",
+                   "[embedding_bag][optim]", float, double) {
+  using T = TestType;
+  emb::EmbeddingBag<T> bag(7, 3, {.mode = emb::BagMode::sum, .seed = 3});
+  const Matrix<T> before = bag.weight();
+  emb::optim::SGD<T> opt(bag, {.lr = 0.5});
+  const auto result = bag.forward({1, 4, 4, 6}, {0, 2});
+  const auto grad = bag.backward(result, Matrix<T>::Ones(2, 3));
+  opt.step(grad.weight);
+  const Matrix<T> want = before - T(0.5) * grad.weight.to_dense();
+  CHECK(bag.weight() == want);
+  CHECK(opt.steps() == 1);
+}
+
+TEMPLATE_TEST_CASE("an EmbeddingBag saves and loads its table, mode and options",
+                   "[embedding_bag][checkpoint]", float, double) {
+  using T = TestType;
+  emb::EmbeddingBag<T> saved(6, 4, {.mode = emb::BagMode::max, .padding_idx = 2, .seed = 4});
+  saved.set_frozen(true);
+  std::stringstream stream;
+  saved.save(stream);
+  emb::EmbeddingBag<T> loaded(6, 4, {.seed = 5});
+  loaded.load(stream);
+  CHECK(loaded.weight() == saved.weight());
+  CHECK(loaded.mode() == emb::BagMode::max);
+  CHECK(loaded.padding_idx() == 2);
+  CHECK(loaded.frozen());
+
+  std::string bytes = stream.str();
+  bytes.resize(bytes.size() / 2);  // truncated: throws, changes nothing
+  std::stringstream truncated(bytes);
+  emb::EmbeddingBag<T> untouched(6, 4, {.seed = 6});
+  const Matrix<T> weight = untouched.weight();
+  REQUIRE_THROWS_AS(untouched.load(truncated), std::runtime_error);
+  CHECK(untouched.weight() == weight);
+  CHECK(untouched.mode() == emb::BagMode::mean);
+
+  std::stringstream other_shape;
+  emb::EmbeddingBag<T>(5, 4, {.seed = 1}).save(other_shape);
+  REQUIRE_THROWS_AS(untouched.load(other_shape), std::runtime_error);
+  CHECK(untouched.weight() == weight);
 }

@@ -7,8 +7,11 @@
 #include <cstddef>           // std::size_t
 #include <cstdint>           // std::int32_t, std::uint64_t
 #include <initializer_list>  // std::initializer_list
+#include <istream>           // std::istream
 #include <optional>          // std::optional
+#include <ostream>           // std::ostream
 #include <span>              // std::span
+#include <tuple>             // std::get
 #include <type_traits>       // std::is_same_v
 #include <utility>           // std::move
 #include <vector>            // std::vector
@@ -16,6 +19,7 @@
 #include <unsupported/Eigen/CXX11/Tensor>  // (B, L) index batches
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/checkpoint.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/table.hpp"
@@ -222,7 +226,41 @@ class EmbeddingBag {
     return grad;
   }
 
+  // Writes the table (options, mode, frozen flag, weight) as one checkpoint record, as
+  // Embedding::save (docs/OPTIMIZERS.md). Throws std::runtime_error when the stream fails.
+  void save(std::ostream& out) const {
+    detail::checkpoint::save_table(out, kind, options_, frozen_, weight_, mode_,
+                                   include_last_offset_);
+  }
+
+  // Reads what save() wrote. The stream must hold an EmbeddingBag of this element type and
+  // shape; a truncated, corrupted or mismatched stream throws std::runtime_error and leaves the
+  // table unchanged. Optimizers bound to the table stay bound (the weight is replaced in place).
+  void load(std::istream& in) { adopt(read_state(in)); }
+
  private:
+  friend struct detail::checkpoint::Access;
+  static constexpr const char* kind = "emb::EmbeddingBag";
+  using Loaded = detail::checkpoint::TableRecord<T, BagMode, bool>;
+
+  Loaded read_state(std::istream& in) const {
+    auto loaded = detail::checkpoint::read_table<T, BagMode, bool>(in, kind, num_embeddings(),
+                                                                   embedding_dim());
+    const auto mode = std::get<0>(loaded.extra);
+    if (mode != BagMode::sum && mode != BagMode::mean && mode != BagMode::max) {
+      detail::throw_runtime(kind, "::load: the checkpoint holds an unknown mode ",
+                            static_cast<int>(mode));
+    }
+    return loaded;
+  }
+  void adopt(Loaded&& loaded) noexcept {
+    options_ = loaded.options;
+    frozen_ = loaded.frozen;
+    mode_ = std::get<0>(loaded.extra);
+    include_last_offset_ = std::get<1>(loaded.extra);
+    weight_.swap(loaded.weight);
+  }
+
   static constexpr const char* forward_name = "emb::EmbeddingBag::forward";
   static constexpr const char* backward_name = "emb::EmbeddingBag::backward";
 
