@@ -6,7 +6,8 @@
 //                      [--dim D] [--checkpoint FILE]
 //
 // CORPUS defaults to ../shared/data/lee_background.cor (one document a line). With
-// --checkpoint, training resumes from FILE when it exists and saves to it after every epoch.
+// --checkpoint, training resumes from FILE when it exists (N counts the epochs already run)
+// and saves to it after every epoch.
 // The program checks what it claims (the loss falls, held-out accuracy beats chance) and exits
 // 1 otherwise; it exits 77 (skipped) when the corpus is missing.
 
@@ -193,8 +194,23 @@ bool train(const Settings& settings, const Corpus& corpus, Options options) {
   std::mt19937_64 engine(5);
   std::vector<std::size_t> order(train_pairs.labels.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  double first_loss = 0, last_loss = 0, accuracy = 0;
-  for (int epoch = 0; epoch < settings.epochs; ++epoch) {
+  // Epochs a resumed checkpoint already ran: replay their shuffles, so that stopping and
+  // resuming gives the run straight through, bit for bit.
+  const auto batches = static_cast<std::int64_t>((order.size() + batch - 1) / batch);
+  const auto done = static_cast<int>(opt_in.steps() / batches);
+  for (int epoch = 0; epoch < done; ++epoch) std::shuffle(order.begin(), order.end(), engine);
+  auto held_out_score = [&] {
+    Score test;
+    for (std::size_t b = 0; b < test_pairs.labels.size(); b += batch) {
+      const Score s = run_batch(in, out, opt_in, opt_out, test_pairs, b,
+                                std::min(b + batch, test_pairs.labels.size()), false);
+      test.loss += s.loss / static_cast<double>(test_pairs.labels.size());
+      test.accuracy += s.accuracy / static_cast<double>(test_pairs.labels.size());
+    }
+    return test;
+  };
+  std::vector<double> losses;
+  for (int epoch = done; epoch < settings.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), engine);
     Pairs shuffled;
     for (std::size_t i : order) {
@@ -208,25 +224,16 @@ bool train(const Settings& settings, const Corpus& corpus, Options options) {
           run_batch(in, out, opt_in, opt_out, shuffled, b, std::min(b + batch, order.size()), true)
               .loss;
     }
-    loss /= static_cast<double>(order.size());
-    Score test;
-    for (std::size_t b = 0; b < test_pairs.labels.size(); b += batch) {
-      const Score s = run_batch(in, out, opt_in, opt_out, test_pairs, b,
-                                std::min(b + batch, test_pairs.labels.size()), false);
-      test.loss += s.loss;
-      test.accuracy += s.accuracy;
-    }
-    const auto count = static_cast<double>(test_pairs.labels.size());
-    accuracy = test.accuracy / count;
-    std::cout << "epoch " << epoch + 1 << ": training loss " << loss << ", held-out loss "
-              << test.loss / count << ", held-out accuracy " << accuracy << '\n';
-    if (epoch == 0) first_loss = loss;
-    last_loss = loss;
+    losses.push_back(loss / static_cast<double>(order.size()));
+    const Score test = held_out_score();
+    std::cout << "epoch " << epoch + 1 << ": training loss " << losses.back() << ", held-out loss "
+              << test.loss << ", held-out accuracy " << test.accuracy << '\n';
     if (!settings.checkpoint.empty()) {
       emb::save_checkpoint(settings.checkpoint, in, out, opt_in, opt_out);
     }
   }
-  const bool falls = settings.epochs == 1 || last_loss < first_loss;
+  const double accuracy = held_out_score().accuracy;
+  const bool falls = losses.size() < 2 || losses.back() < losses.front();
   if (!falls) std::cerr << "train_cooccurrence: the training loss did not fall\n";
   if (accuracy <= 0.6) std::cerr << "train_cooccurrence: held-out accuracy is near chance\n";
   return falls && accuracy > 0.6;

@@ -109,6 +109,19 @@ bool flag(const emb::test::Case& c, const char* key) {
   return c.scalar(key) != 0;
 }
 
+// AdamOptions and AdamWOptions have the same fields.
+template <class Options>
+Options adam_options(const emb::test::Case& c) {
+  const auto& betas = c.array("betas").values;
+  return {.lr = c.scalar("lr"),
+          .betas = {betas[0], betas[1]},
+          .eps = c.scalar("eps"),
+          .weight_decay = c.scalar("weight_decay"),
+          .amsgrad = flag(c, "amsgrad"),
+          .maximize = flag(c, "maximize"),
+          .lazy = flag(c, "lazy")};
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("trajectories match PyTorch on golden cases", "[optim][golden]", float, double) {
@@ -135,27 +148,10 @@ TEMPLATE_TEST_CASE("trajectories match PyTorch on golden cases", "[optim][golden
                                                            .nesterov = flag(c, "nesterov"),
                                                            .maximize = flag(c, "maximize"),
                                                            .lazy = lazy});
-    } else if (kind == "adam" || kind == "adamw") {
-      const std::array<double, 2> betas{c.array("betas").values[0], c.array("betas").values[1]};
-      if (kind == "adam") {
-        check_trajectory<T, optim::Adam<T>>(
-            c, optim::AdamOptions{.lr = c.scalar("lr"),
-                                  .betas = betas,
-                                  .eps = c.scalar("eps"),
-                                  .weight_decay = c.scalar("weight_decay"),
-                                  .amsgrad = flag(c, "amsgrad"),
-                                  .maximize = flag(c, "maximize"),
-                                  .lazy = lazy});
-      } else {
-        check_trajectory<T, optim::AdamW<T>>(
-            c, optim::AdamWOptions{.lr = c.scalar("lr"),
-                                   .betas = betas,
-                                   .eps = c.scalar("eps"),
-                                   .weight_decay = c.scalar("weight_decay"),
-                                   .amsgrad = flag(c, "amsgrad"),
-                                   .maximize = flag(c, "maximize"),
-                                   .lazy = lazy});
-      }
+    } else if (kind == "adam") {
+      check_trajectory<T, optim::Adam<T>>(c, adam_options<optim::AdamOptions>(c));
+    } else if (kind == "adamw") {
+      check_trajectory<T, optim::AdamW<T>>(c, adam_options<optim::AdamWOptions>(c));
     } else if (kind == "adagrad") {
       check_trajectory<T, optim::Adagrad<T>>(
           c,
