@@ -7,9 +7,9 @@
 //
 // Exit status: 0 done, 1 an unknown word, 2 a missing or malformed file or a usage error.
 
+#include <algorithm>    // std::max
+#include <charconv>     // std::from_chars
 #include <chrono>       // std::chrono::steady_clock
-#include <cstdio>       // std::FILE, std::fputs
-#include <cstdlib>      // std::strtoll
 #include <filesystem>   // std::filesystem::path, exists
 #include <iostream>     // std::cout, std::cerr, std::cin
 #include <optional>     // std::optional

@@ -14,9 +14,16 @@
 #include <emb/io/load.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // The readers read files: the input goes to one file per fuzzing process.
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("emb-fuzz-" + std::to_string(getpid()) + ".vec");
+  // The readers read files: the input goes to one file per fuzzing process, removed at exit.
+  static const struct Scratch {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("emb-fuzz-" + std::to_string(getpid()) + ".vec");
+    ~Scratch() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  } scratch;
+  const std::filesystem::path& path = scratch.path;
   if (std::FILE* file = std::fopen(path.c_str(), "wb")) {
     std::fwrite(data, 1, size, file);
     std::fclose(file);
