@@ -15,6 +15,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
+#include "emb/detail/memory.hpp"
 #include "emb/detail/table.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
@@ -51,7 +52,7 @@ class Embedding {
   // std::out_of_range for padding_idx outside [-num_embeddings, num_embeddings).
   Embedding(Index num_embeddings, Index embedding_dim, EmbeddingOptions options = {})
       : options_(checked_options(num_embeddings, embedding_dim, options)),
-        weight_(num_embeddings, embedding_dim) {
+        weight_(detail::allocate_table<T>(num_embeddings, embedding_dim)) {
     detail::fill_normal(weight_.data(), weight_.size(), detail::seed_or_random(options.seed));
     if (options_.padding_idx) weight_.row(*options_.padding_idx).setZero();
   }
@@ -62,7 +63,7 @@ class Embedding {
   static Embedding from_pretrained(const Eigen::MatrixBase<Derived>& weight,
                                    EmbeddingOptions options = {}, bool freeze = true) {
     Embedding table(checked_options(weight.rows(), weight.cols(), options),
-                    weight.template cast<T>());
+                    detail::copy_table<T>(weight));
     table.frozen_ = freeze;
     return table;
   }

@@ -20,6 +20,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
+#include "emb/detail/memory.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/table.hpp"
@@ -110,7 +111,7 @@ class EmbeddingBag {
       : options_(checked_options(num_embeddings, embedding_dim, options)),
         mode_(options.mode),
         include_last_offset_(options.include_last_offset),
-        weight_(num_embeddings, embedding_dim) {
+        weight_(detail::allocate_table<T>(num_embeddings, embedding_dim)) {
     detail::fill_normal(weight_.data(), weight_.size(), detail::seed_or_random(options.seed));
     if (options_.padding_idx) weight_.row(*options_.padding_idx).setZero();
   }
@@ -122,7 +123,7 @@ class EmbeddingBag {
   static EmbeddingBag from_pretrained(const Eigen::MatrixBase<Derived>& weight,
                                       EmbeddingBagOptions options = {}, bool freeze = true) {
     EmbeddingBag table(checked_options(weight.rows(), weight.cols(), options), options,
-                       weight.template cast<T>());
+                       detail::copy_table<T>(weight));
     table.frozen_ = freeze;
     return table;
   }

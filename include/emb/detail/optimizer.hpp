@@ -17,6 +17,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
+#include "emb/detail/memory.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
@@ -193,7 +194,10 @@ class Optimizer {
         dim_(weight.cols()),
         options_((Derived::check(options), options)) {
     const auto shapes = Derived::state_shapes(options_, num_, dim_);
-    for (std::size_t s = 0; s < K; ++s) state_[s].setZero(shapes[s].first, shapes[s].second);
+    for (std::size_t s = 0; s < K; ++s) {
+      state_[s] = allocate_table<T>(shapes[s].first, shapes[s].second);
+      state_[s].setZero();
+    }
   }
 
   // Checks the gradient (and that nobody resized the table since construction) before a step.
