@@ -55,7 +55,9 @@ inline void sort_keys(std::vector<std::uint64_t>& keys, int bits) {
       sorted[c[k >> shift]++] = k;
     }
   });
-  parallel_for(0, static_cast<std::int64_t>(buckets), 64, [&](std::int64_t b) {
+  // Threads only for large inputs: below that, waking them costs more than the sorts.
+  const std::int64_t buckets_per_thread = n >= 65536 ? 64 : static_cast<std::int64_t>(buckets);
+  parallel_for(0, static_cast<std::int64_t>(buckets), buckets_per_thread, [&](std::int64_t b) {
     const auto first =
         sorted.begin() + static_cast<std::ptrdiff_t>(bucket_start[static_cast<std::size_t>(b)]);
     const auto last =

@@ -155,7 +155,8 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
   }
   // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
   grad.values.resize(static_cast<Index>(grad.rows.size()), dim);
-  const auto rows_per_thread = std::max<std::int64_t>(1, 16384 / std::max<Index>(dim, 1));
+  // At least 256 KiB of summed values per thread, so small calls stay on one thread.
+  const auto rows_per_thread = std::max<std::int64_t>(1, 65536 / std::max<Index>(dim, 1));
   parallel_ranges(static_cast<std::int64_t>(grad.rows.size()), rows_per_thread,
                   [&](std::int64_t begin, std::int64_t end) {
                     for (auto k = begin; k < end; ++k) {
