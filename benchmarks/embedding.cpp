@@ -57,7 +57,9 @@ void backward(benchmark::State& state) {
 // The workloads W1 (NLP), W2 (recommendation), W3 (small), then sweeps of one knob.
 void workloads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "dim", "batch", "zipf"});
-  b->Args({50'000, 300, 16'384, 1})->Args({1'000'000, 128, 65'536, 1})->Args({10'000, 64, 4'096, 1});
+  b->Args({50'000, 300, 16'384, 1})
+      ->Args({1'000'000, 128, 65'536, 1})
+      ->Args({10'000, 64, 4'096, 1});
   for (Index rows : {10'000, 100'000, 1'000'000}) b->Args({rows, 128, 16'384, 0});
   for (Index dim : {16, 64, 256, 512}) b->Args({100'000, dim, 16'384, 0});
   for (Index batch : {1, 64, 1'024, 65'536}) b->Args({100'000, 128, batch, 0});
