@@ -9,20 +9,15 @@
 
 #include "support/compare.hpp"
 #include "support/golden.hpp"
+#include "support/random.hpp"
 
 using emb::Embedding;
 using emb::Index;
 using emb::Matrix;
+using emb::test::random_matrix;
 using emb::test::require_close;
 
 namespace {
-
-template <class T>
-Matrix<T> random_matrix(Index rows, Index cols, unsigned seed) {
-  Matrix<T> m(rows, cols);
-  emb::detail::fill_normal(m.data(), m.size(), seed);
-  return m;
-}
 
 // Runs N-d indices through the Tensor overloads of the rank the golden case has.
 template <class T, int R>

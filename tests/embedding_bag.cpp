@@ -15,6 +15,7 @@
 
 #include "support/compare.hpp"
 #include "support/golden.hpp"
+#include "support/random.hpp"
 
 using emb::BagMode;
 using emb::BagResult;
@@ -22,16 +23,10 @@ using emb::Embedding;
 using emb::EmbeddingBag;
 using emb::Index;
 using emb::Matrix;
+using emb::test::random_matrix;
 using emb::test::require_close;
 
 namespace {
-
-template <class T>
-Matrix<T> random_matrix(Index rows, Index cols, unsigned seed) {
-  Matrix<T> m(rows, cols);
-  emb::detail::fill_normal(m.data(), m.size(), seed);
-  return m;
-}
 
 BagMode parse_mode(const std::string& mode) {
   if (mode == "sum") return BagMode::sum;
