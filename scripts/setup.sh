@@ -11,7 +11,7 @@ case "${1:-}" in
   --run) ;;
   --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
                       python3-gensim fasttext hyperfine dict-gcide wordnet-base) ;;
-  "") packages+=(catch2 clang clang-format libomp-dev python3-torch python3-gensim
+  "") packages+=(catch2 clang clang-format libclang-rt-14-dev libomp-dev python3-torch python3-gensim
                  python3-numpy) ;;
   *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
 esac
