@@ -489,19 +489,11 @@ class EmbeddingBag {
   // and hides most of the memory latency.
   static constexpr Index prefetch_distance = 16;
   void prefetch_ahead(const BagResult<T>& r, Index p, Index c, Index width) const {
-#if defined(__GNUC__)
     const Index ahead = p + prefetch_distance;
     if (ahead >= r.offsets.back()) return;
-    const char* cols = reinterpret_cast<const char*>(
-        weight_.data() + r.indices[static_cast<std::size_t>(ahead)] * embedding_dim() + c);
-    const auto bytes = static_cast<Index>(sizeof(T)) * width;
-    for (Index offset = 0; offset < bytes; offset += 64) __builtin_prefetch(cols + offset);
-#else
-    (void)r;
-    (void)p;
-    (void)c;
-    (void)width;
-#endif
+    detail::prefetch(
+        weight_.data() + r.indices[static_cast<std::size_t>(ahead)] * embedding_dim() + c,
+        sizeof(T) * static_cast<std::size_t>(width));
   }
 
   // A result may be kept, copied or built by hand: check that it is one this table can take.

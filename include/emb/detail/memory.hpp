@@ -16,6 +16,22 @@
 
 namespace emb::detail {
 
+// Asks the cache for the `bytes` at `data` ahead of their use (for writing when `for_write`):
+// gathers, scatters and lazy steps jump between random rows, so the hardware prefetcher cannot
+// guess the next one. A no-op where the compiler has no prefetch builtin.
+inline void prefetch(const void* data, std::size_t bytes, bool for_write = false) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* p = static_cast<const char*>(data);
+  if (for_write) {
+    for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 1);
+  } else {
+    for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset);
+  }
+#else
+  (void)data, (void)bytes, (void)for_write;
+#endif
+}
+
 // Returns an uninitialized (rows, cols) matrix whose large interior is advised to use huge pages.
 template <class T>
 Matrix<T> allocate_table(Index rows, Index cols) {

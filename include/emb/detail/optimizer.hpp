@@ -117,16 +117,6 @@ void with_flags(bool a, bool b, F&& f) {
   return f(std::false_type{}, std::false_type{});
 }
 
-// Asks the cache for the `bytes` at `data` ahead of a write (no-op where unsupported).
-inline void prefetch_for_write(const void* data, std::size_t bytes) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* p = static_cast<const char*>(data);
-  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 1);
-#else
-  (void)data, (void)bytes;
-#endif
-}
-
 // The lazy step: calls update(row, g) for the gradient's rows only, O(rows x dim). Rows of a
 // large table are scattered in memory, so the loop is bound by memory latency: it prefetches
 // the rows a few iterations ahead (prefetch(row) does that for the weight and the state).
@@ -216,11 +206,11 @@ class Optimizer {
   void apply(const Gradient<T>& grad, bool lazy, Update&& update) {
     if (lazy) {
       for_each_listed_row(grad, dim_, update, [this](Index row) {
-        prefetch_for_write(weight_row(row), static_cast<std::size_t>(dim_) * sizeof(T));
+        prefetch(weight_row(row), static_cast<std::size_t>(dim_) * sizeof(T), true);
         for (auto& s : state_) {
           if (s.size() != 0) {
-            prefetch_for_write(s.data() + row * s.cols(),
-                               static_cast<std::size_t>(s.cols()) * sizeof(T));
+            prefetch(s.data() + row * s.cols(), static_cast<std::size_t>(s.cols()) * sizeof(T),
+                     true);
           }
         }
       });

@@ -9,6 +9,7 @@
 #include <vector>     // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/memory.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/sort.hpp"
@@ -96,17 +97,6 @@ void renorm_rows(Matrix<T>& weight, const I* indices, std::size_t n, double max_
   }
 }
 
-// Asks the cache for the row at `p` (`bytes` long) ahead of its use: gathers and scatters jump
-// between random rows, so the hardware prefetcher cannot guess the next one.
-inline void prefetch_bytes(const void* p, std::size_t bytes) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* c = static_cast<const char*>(p);
-  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
-#else
-  (void)p, (void)bytes;
-#endif
-}
-
 // How many rows ahead a gather prefetches: enough to hide a DRAM miss behind the copies of the
 // rows in between.
 inline constexpr std::size_t prefetch_distance = 8;
@@ -126,7 +116,7 @@ void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* ou
         const auto last = static_cast<std::size_t>(end);
         for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
           if (i + prefetch_distance < last) {
-            prefetch_bytes(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
+            prefetch(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
           }
           std::memcpy(out + static_cast<Index>(i) * out_stride,
                       w + static_cast<Index>(indices[i]) * dim, bytes);
