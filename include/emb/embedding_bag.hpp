@@ -548,6 +548,7 @@ class EmbeddingBag {
                               const Eigen::Ref<const Matrix<T>>& grad_output) const {
     const std::vector<Index> bag_of = bag_of_positions(r);
     const Index pad = options_.padding_idx.value_or(-1);
+    const auto row_bytes = static_cast<std::size_t>(embedding_dim()) * sizeof(T);
     if (mode_ == BagMode::max) {
       // Only the positions that won some element receive gradient, element by element.
       std::vector<char> won(bag_of.size(), 0);
@@ -567,6 +568,11 @@ class EmbeddingBag {
                                    for (Index j = 0; j < embedding_dim(); ++j) {
                                      if (r.argmax(b, j) == p) out(j) += grad_output(b, j);
                                    }
+                                 },
+                                 [&](Index k) {
+                                   const Index p = winners[static_cast<std::size_t>(k)];
+                                   const Index b = bag_of[static_cast<std::size_t>(p)];
+                                   detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
                                  });
     }
     std::vector<Index> count;  // mean's divisor: the non-padding entries of each bag
@@ -585,6 +591,10 @@ class EmbeddingBag {
                                    scale /= static_cast<T>(count[static_cast<std::size_t>(b)]);
                                  }
                                  out += scale * grad_output.row(b);
+                               },
+                               [&](Index p) {
+                                 const auto b = bag_of[static_cast<std::size_t>(p)];
+                                 detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
                                });
   }
 

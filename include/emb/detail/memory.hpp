@@ -7,6 +7,11 @@
 
 #include <cstddef>  // std::size_t
 #include <cstdint>  // std::uintptr_t
+#include <cstring>  // std::memcpy
+
+#if defined(__SSE2__)
+#include <immintrin.h>  // _mm_loadu_si128, _mm256_loadu_si256
+#endif
 
 #if defined(__linux__)
 #include <sys/mman.h>  // madvise
@@ -18,17 +23,47 @@ namespace emb::detail {
 
 // Asks the cache for the `bytes` at `data` ahead of their use (for writing when `for_write`):
 // gathers, scatters and lazy steps jump between random rows, so the hardware prefetcher cannot
-// guess the next one. A no-op where the compiler has no prefetch builtin.
+// guess the next one. Every cache line the range touches is asked for: large Eigen matrices
+// come from malloc 16 bytes past a page boundary, so a row usually straddles one more line than
+// its size suggests. A no-op where the compiler has no prefetch builtin.
 inline void prefetch(const void* data, std::size_t bytes, bool for_write = false) {
 #if defined(__GNUC__) || defined(__clang__)
-  const char* p = static_cast<const char*>(data);
+  constexpr std::uintptr_t line = 64;
+  const auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(line - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(data) + bytes;
   if (for_write) {
-    for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 1);
+    for (auto p = begin; p < end; p += line) __builtin_prefetch(reinterpret_cast<void*>(p), 1);
   } else {
-    for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset);
+    for (auto p = begin; p < end; p += line) __builtin_prefetch(reinterpret_cast<void*>(p));
   }
 #else
   (void)data, (void)bytes, (void)for_write;
+#endif
+}
+
+// Copies one table row of `bytes` bytes (the ranges do not overlap). A gather copies thousands of
+// rows of a few hundred bytes: inline vector moves instead of a call to memcpy, whose call and
+// size dispatch cost as much as the copy itself at that size (W3 in docs/PERFORMANCE.md).
+inline void copy_row(void* dst, const void* src, std::size_t bytes) {
+#if defined(__SSE2__)
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+#if defined(__AVX__)
+  constexpr std::size_t step = 32;
+  for (; bytes >= step; bytes -= step, d += step, s += step) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+  }
+#else
+  constexpr std::size_t step = 16;
+  for (; bytes >= step; bytes -= step, d += step, s += step) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+  }
+#endif
+  if (bytes) std::memcpy(d, s, bytes);
+#else
+  std::memcpy(dst, src, bytes);
 #endif
 }
 

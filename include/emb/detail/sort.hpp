@@ -4,7 +4,8 @@
 
 #include <algorithm>  // std::sort, std::clamp
 #include <bit>        // std::bit_width
-#include <cstdint>    // std::uint64_t, std::int64_t
+#include <cstdint>    // std::uint64_t, std::int64_t, std::uint32_t
+#include <limits>     // std::numeric_limits
 #include <vector>     // std::vector
 
 #include "emb/detail/parallel.hpp"
@@ -75,6 +76,9 @@ struct Groups {
   std::vector<std::int64_t> order;
 };
 
+// Up to this many table rows per position, grouping counts rows instead of sorting positions.
+inline constexpr std::int64_t counting_sort_ratio = 8;
+
 // `indices` must already be validated to lie in [0, num_embeddings).
 template <class I>
 Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddings) {
@@ -90,7 +94,32 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
       groups.starts.push_back(static_cast<std::int64_t>(i));
     }
   };
-  if (pos_bits + row_bits <= 64) {
+  if (n <= std::numeric_limits<std::uint32_t>::max() &&
+      num_embeddings <= counting_sort_ratio * static_cast<std::int64_t>(n)) {
+    // Few rows for this many positions (W1, W3 in docs/PERFORMANCE.md): a counting sort by row,
+    // one pass over the positions and one over the rows, stable so each group is in input order.
+    std::vector<std::uint32_t> next(static_cast<std::size_t>(num_embeddings), 0);
+    for (std::size_t i = 0; i < n; ++i) ++next[static_cast<std::size_t>(indices[i])];
+    // Branch-free: whether a row occurs is a coin flip the branch predictor would keep missing.
+    const auto most = std::min<std::size_t>(n, next.size());
+    groups.rows.resize(most + 1);
+    groups.starts.resize(most + 1);
+    std::size_t found = 0;
+    std::uint32_t at = 0;
+    for (std::size_t r = 0; r < next.size(); ++r) {
+      const std::uint32_t count = next[r];
+      groups.rows[found] = static_cast<std::int64_t>(r);
+      groups.starts[found] = at;
+      next[r] = at;
+      at += count;
+      found += count != 0;
+    }
+    groups.rows.resize(found);
+    groups.starts.resize(found);
+    for (std::size_t i = 0; i < n; ++i) {
+      groups.order[next[static_cast<std::size_t>(indices[i])]++] = static_cast<std::int64_t>(i);
+    }
+  } else if (pos_bits + row_bits <= 64) {
     std::vector<std::uint64_t> keys(n);
     parallel_for(0, static_cast<std::int64_t>(n), 16384, [&](std::int64_t i) {
       const auto u = static_cast<std::size_t>(i);

@@ -2,9 +2,8 @@
 // What Embedding and EmbeddingBag share: the weight, its options, validation, max_norm renorm
 // and the coalescing of per-position gradients into a row-sparse Gradient.
 
-#include <algorithm>  // std::sort, std::unique, std::max
+#include <algorithm>  // std::sort, std::unique, std::max, std::ranges::lower_bound
 #include <cmath>      // std::abs, std::pow, std::sqrt, std::isinf
-#include <cstring>    // std::memcpy
 #include <optional>   // std::optional
 #include <vector>     // std::vector
 
@@ -118,8 +117,8 @@ void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* ou
           if (i + prefetch_distance < last) {
             prefetch(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
           }
-          std::memcpy(out + static_cast<Index>(i) * out_stride,
-                      w + static_cast<Index>(indices[i]) * dim, bytes);
+          copy_row(out + static_cast<Index>(i) * out_stride,
+                   w + static_cast<Index>(indices[i]) * dim, bytes);
         }
       });
 }
@@ -129,9 +128,13 @@ void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* ou
 // are visited in input order; the padding row is skipped; with scale_grad_by_freq the scale is
 // 1 / (occurrences of the row in the whole call), as PyTorch. Rows are split across threads in
 // contiguous ranges, each row summed by one thread: the result never depends on thread count.
-template <class T, class I, class AddRow>
+// The positions of a row are scattered over the input, so their gradients are cache misses:
+// prefetch_position(i), called a few positions ahead of add_row, should prefetch what
+// add_row(.., i, ..) will read.
+template <class T, class I, class AddRow, class PrefetchPosition>
 Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
-                     const TableOptions& options, AddRow&& add_row) {
+                     const TableOptions& options, AddRow&& add_row,
+                     PrefetchPosition&& prefetch_position) {
   Groups groups = group_positions(indices, n, num_embeddings);
   Gradient<T> grad;
   grad.num_embeddings = num_embeddings;
@@ -145,11 +148,20 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
   }
   // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
   grad.values.resize(static_cast<Index>(grad.rows.size()), dim);
-  // At least 256 KiB of summed values per thread, so small calls stay on one thread.
-  const auto rows_per_thread = std::max<std::int64_t>(1, 65536 / std::max<Index>(dim, 1));
-  parallel_ranges(static_cast<std::int64_t>(grad.rows.size()), rows_per_thread,
+  // Threads split the positions evenly, each summing the rows whose positions start in its share:
+  // Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows evenly
+  // would leave one thread with most of the work. At least 128 KiB of gradient per thread.
+  const auto positions_per_thread = static_cast<std::int64_t>(
+      std::max<std::size_t>(1, (128 << 10) / (static_cast<std::size_t>(dim) * sizeof(T))));
+  auto first_row_at = [&](std::int64_t position) {
+    return std::ranges::lower_bound(group_of_row, position, {},
+                                    [&](std::size_t g) { return groups.starts[g]; }) -
+           group_of_row.begin();
+  };
+  parallel_ranges(static_cast<std::int64_t>(n), positions_per_thread,
                   [&](std::int64_t begin, std::int64_t end) {
-                    for (auto k = begin; k < end; ++k) {
+                    for (auto k = first_row_at(begin), last_k = first_row_at(end); k < last_k;
+                         ++k) {
                       const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
                       const Index first = groups.starts[g], last = groups.starts[g + 1];
                       const T scale =
@@ -157,7 +169,11 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
                       auto out = grad.values.row(k);
                       out.setZero();
                       for (Index p = first; p < last; ++p) {
-                        add_row(out, groups.order[static_cast<std::size_t>(p)], scale);
+                        const auto u = static_cast<std::size_t>(p);
+                        if (u + prefetch_distance < n) {
+                          prefetch_position(groups.order[u + prefetch_distance]);
+                        }
+                        add_row(out, groups.order[u], scale);
                       }
                     }
                   });
