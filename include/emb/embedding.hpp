@@ -247,14 +247,14 @@ class Embedding {
       return empty;
     }
     const auto row_bytes = static_cast<std::size_t>(embedding_dim()) * sizeof(T);
-    return detail::coalesce<T>(indices.data(), indices.size(), num_embeddings(), embedding_dim(),
-                               options_,
-                               [&](auto& out, Index position, T scale) {
-                                 out += scale * grad_output.row(position);  // exact for 1
-                               },
-                               [&](Index position) {
-                                 detail::prefetch(grad_output.data() + position * grad_output.outerStride(), row_bytes);
-                               });
+    return detail::coalesce<T>(
+        indices.data(), indices.size(), num_embeddings(), embedding_dim(), options_,
+        [&](auto& out, Index position, T scale) {
+          out += scale * grad_output.row(position);  // exact for 1
+        },
+        [&](Index position) {
+          detail::prefetch(grad_output.data() + position * grad_output.outerStride(), row_bytes);
+        });
   }
 
   detail::TableOptions options_;

@@ -561,19 +561,20 @@ class EmbeddingBag {
         winners.push_back(static_cast<Index>(p));
         rows.push_back(r.indices[p]);
       }
-      return detail::coalesce<T>(rows.data(), rows.size(), num_embeddings(), embedding_dim(),
-                                 options_, [&](auto& out, Index k, T) {
-                                   const Index p = winners[static_cast<std::size_t>(k)];
-                                   const Index b = bag_of[static_cast<std::size_t>(p)];
-                                   for (Index j = 0; j < embedding_dim(); ++j) {
-                                     if (r.argmax(b, j) == p) out(j) += grad_output(b, j);
-                                   }
-                                 },
-                                 [&](Index k) {
-                                   const Index p = winners[static_cast<std::size_t>(k)];
-                                   const Index b = bag_of[static_cast<std::size_t>(p)];
-                                   detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
-                                 });
+      return detail::coalesce<T>(
+          rows.data(), rows.size(), num_embeddings(), embedding_dim(), options_,
+          [&](auto& out, Index k, T) {
+            const Index p = winners[static_cast<std::size_t>(k)];
+            const Index b = bag_of[static_cast<std::size_t>(p)];
+            for (Index j = 0; j < embedding_dim(); ++j) {
+              if (r.argmax(b, j) == p) out(j) += grad_output(b, j);
+            }
+          },
+          [&](Index k) {
+            const Index p = winners[static_cast<std::size_t>(k)];
+            const Index b = bag_of[static_cast<std::size_t>(p)];
+            detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
+          });
     }
     std::vector<Index> count;  // mean's divisor: the non-padding entries of each bag
     if (mode_ == BagMode::mean) {
@@ -583,19 +584,20 @@ class EmbeddingBag {
       }
     }
     const T* weights = r.per_sample_weights.empty() ? nullptr : r.per_sample_weights.data();
-    return detail::coalesce<T>(r.indices.data(), bag_of.size(), num_embeddings(), embedding_dim(),
-                               options_, [&](auto& out, Index p, T scale) {
-                                 const auto b = bag_of[static_cast<std::size_t>(p)];
-                                 if (weights) scale *= weights[p];
-                                 if (mode_ == BagMode::mean) {
-                                   scale /= static_cast<T>(count[static_cast<std::size_t>(b)]);
-                                 }
-                                 out += scale * grad_output.row(b);
-                               },
-                               [&](Index p) {
-                                 const auto b = bag_of[static_cast<std::size_t>(p)];
-                                 detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
-                               });
+    return detail::coalesce<T>(
+        r.indices.data(), bag_of.size(), num_embeddings(), embedding_dim(), options_,
+        [&](auto& out, Index p, T scale) {
+          const auto b = bag_of[static_cast<std::size_t>(p)];
+          if (weights) scale *= weights[p];
+          if (mode_ == BagMode::mean) {
+            scale /= static_cast<T>(count[static_cast<std::size_t>(b)]);
+          }
+          out += scale * grad_output.row(b);
+        },
+        [&](Index p) {
+          const auto b = bag_of[static_cast<std::size_t>(p)];
+          detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
+        });
   }
 
   // d loss / d weight_i = <grad_output row of i's bag, weight row of i>, accumulated in double so

@@ -158,25 +158,24 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
                                     [&](std::size_t g) { return groups.starts[g]; }) -
            group_of_row.begin();
   };
-  parallel_ranges(static_cast<std::int64_t>(n), positions_per_thread,
-                  [&](std::int64_t begin, std::int64_t end) {
-                    for (auto k = first_row_at(begin), last_k = first_row_at(end); k < last_k;
-                         ++k) {
-                      const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
-                      const Index first = groups.starts[g], last = groups.starts[g + 1];
-                      const T scale =
-                          options.scale_grad_by_freq ? T(1) / static_cast<T>(last - first) : T(1);
-                      auto out = grad.values.row(k);
-                      out.setZero();
-                      for (Index p = first; p < last; ++p) {
-                        const auto u = static_cast<std::size_t>(p);
-                        if (u + prefetch_distance < n) {
-                          prefetch_position(groups.order[u + prefetch_distance]);
-                        }
-                        add_row(out, groups.order[u], scale);
-                      }
-                    }
-                  });
+  parallel_ranges(
+      static_cast<std::int64_t>(n), positions_per_thread,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (auto k = first_row_at(begin), last_k = first_row_at(end); k < last_k; ++k) {
+          const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
+          const Index first = groups.starts[g], last = groups.starts[g + 1];
+          const T scale = options.scale_grad_by_freq ? T(1) / static_cast<T>(last - first) : T(1);
+          auto out = grad.values.row(k);
+          out.setZero();
+          for (Index p = first; p < last; ++p) {
+            const auto u = static_cast<std::size_t>(p);
+            if (u + prefetch_distance < n) {
+              prefetch_position(groups.order[u + prefetch_distance]);
+            }
+            add_row(out, groups.order[u], scale);
+          }
+        }
+      });
   return grad;
 }
 
