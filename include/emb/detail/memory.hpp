@@ -9,8 +9,8 @@
 #include <cstdint>  // std::uintptr_t
 #include <cstring>  // std::memcpy
 
-#if defined(__SSE2__)
-#include <immintrin.h>  // _mm_loadu_si128, _mm256_loadu_si256
+#if defined(__AVX__)
+#include <immintrin.h>  // _mm256_loadu_si256, _mm_loadu_si128
 #endif
 
 #if defined(__linux__)
@@ -41,30 +41,36 @@ inline void prefetch(const void* data, std::size_t bytes, bool for_write = false
 #endif
 }
 
-// Copies one table row of `bytes` bytes (the ranges do not overlap). A gather copies thousands of
-// rows of a few hundred bytes: inline vector moves instead of a call to memcpy, whose call and
-// size dispatch cost as much as the copy itself at that size (W3 in docs/PERFORMANCE.md).
+// Copies one table row of `bytes` bytes (the ranges do not overlap). Built for AVX, inline 32-byte
+// moves: a gather copies thousands of rows of a few hundred bytes, and the call to memcpy and its
+// size dispatch cost as much as such a copy. The stores are aligned: large Eigen matrices start
+// 16 bytes past a page (malloc's header), so with unaligned moves every other one would straddle
+// two cache lines; source and destination usually share that offset, so the loads line up too.
+// Built without AVX, memcpy, which glibc points at its AVX version at run time: faster than the
+// 16-byte moves the compiler could inline.
 inline void copy_row(void* dst, const void* src, std::size_t bytes) {
-#if defined(__SSE2__)
-  auto* d = static_cast<char*>(dst);
-  const auto* s = static_cast<const char*>(src);
 #if defined(__AVX__)
-  constexpr std::size_t step = 32;
-  for (; bytes >= step; bytes -= step, d += step, s += step) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d),
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
-  }
-#else
-  constexpr std::size_t step = 16;
-  for (; bytes >= step; bytes -= step, d += step, s += step) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+  if (bytes >= 32) {
+    auto* d = static_cast<char*>(dst);
+    const auto* s = static_cast<const char*>(src);
+    auto move = [&](std::size_t at) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + at),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + at)));
+    };
+    const std::size_t head = (std::uintptr_t{0} - reinterpret_cast<std::uintptr_t>(d)) & 31;
+    if (head) move(0);  // covers [0, head), and a little more
+    std::size_t at = head;
+    for (; at + 32 <= bytes; at += 32) move(at);
+    if (bytes - at > 16) {
+      move(bytes - 32);
+    } else if (bytes > at) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + bytes - 16),
+                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + bytes - 16)));
+    }
+    return;
   }
 #endif
-  if (bytes) std::memcpy(d, s, bytes);
-#else
   std::memcpy(dst, src, bytes);
-#endif
 }
 
 // Returns an uninitialized (rows, cols) matrix whose large interior is advised to use huge pages.
