@@ -62,4 +62,18 @@ TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 th
   });
   CHECK(backwards[0] == backwards[1]);
   CHECK(backwards[0] == backwards[2]);
+
+  // A table far larger than the batch: backward sorts instead of counting, in parallel buckets.
+  const Index big_rows = 4'000'000;
+  auto spread = skewed_indices(big_rows, 70'000);
+  for (auto& i : spread) i = i * 1'000'003 % big_rows;  // hot rows scattered over the table
+  Matrix<T> spread_grad(static_cast<Index>(spread.size()), 2);
+  emb::detail::fill_normal(spread_grad.data(), spread_grad.size(), 10);
+  const auto sparse = with_threads([&] {
+    emb::Embedding<T> table(big_rows, 2, {.seed = 1});
+    const auto g = table.backward(spread, spread_grad);
+    return std::pair{g.rows, Matrix<T>(g.values)};
+  });
+  CHECK(sparse[0] == sparse[1]);
+  CHECK(sparse[0] == sparse[2]);
 }
