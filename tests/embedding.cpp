@@ -320,8 +320,8 @@ TEMPLATE_TEST_CASE("backward of a large batch equals a naive scatter-add in inpu
   // table is small for the batch, std::sort for small batches, a bucketed parallel sort for
   // large ones. The naive loop adds in the same order, so the results are equal bit for bit.
   using T = TestType;
-  const auto [rows, n] = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},  // counting
-                                  std::pair<Index, std::size_t>{100'000, 1'000},  // std::sort
+  const auto [rows, n] = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
+                                  std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
                                   std::pair<Index, std::size_t>{400'000, 30'000});  // buckets
   const Index dim = 5;
   CAPTURE(rows, n);
