@@ -27,16 +27,23 @@ template <class... Args>
   throw std::out_of_range(message(args...));
 }
 
-// Checks every index before anything is touched, so a bad call changes nothing.
+// Checks every index before anything is touched, so a bad call changes nothing. The scan has no
+// early exit, so the compiler vectorizes it (it precedes every lookup); the position of the first
+// bad index is looked for only when there is one.
 template <class I>
 void check_indices(const char* where, const I* data, std::size_t n, std::int64_t num_embeddings) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto idx = static_cast<std::int64_t>(data[i]);
-    if (idx < 0 || idx >= num_embeddings) {
-      throw_out_of_range(where, ": index ", idx, " at position ", i, " is out of range [0, ",
-                         num_embeddings, ")");
-    }
-  }
+  // A negative index becomes a huge unsigned one: one comparison covers both ends.
+  const auto limit = static_cast<std::uint64_t>(num_embeddings);
+  auto outside = [limit](I i) {
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(i)) >= limit;
+  };
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += outside(data[i]);
+  if (bad == 0) return;
+  std::size_t i = 0;
+  while (!outside(data[i])) ++i;
+  throw_out_of_range(where, ": index ", static_cast<std::int64_t>(data[i]), " at position ", i,
+                     " is out of range [0, ", num_embeddings, ")");
 }
 
 }  // namespace emb::detail
