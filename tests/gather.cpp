@@ -1,0 +1,57 @@
+// The row copies under forward: every row size and every alignment of table and output, exactly.
+// Built twice (test_gather, and test_gather_native with -march=native where the compiler takes
+// it), because the copy is inline vector moves when built for AVX and memcpy otherwise.
+
+#include <cstdint>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <emb/embedding.hpp>
+
+#include "support/random.hpp"
+
+using emb::Index;
+using emb::Matrix;
+
+TEST_CASE("copy_row copies exactly the bytes asked for, at any alignment", "[gather]") {
+  std::vector<unsigned char> src(512), dst(512);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+  for (std::size_t bytes = 0; bytes <= 200; ++bytes) {
+    for (std::size_t from = 0; from < 40; from += 4) {
+      for (std::size_t to = 0; to < 40; to += 4) {
+        std::fill(dst.begin(), dst.end(), 0);
+        emb::detail::copy_row(dst.data() + to, src.data() + from, bytes);
+        for (std::size_t i = 0; i < dst.size(); ++i) {
+          const bool inside = i >= to && i < to + bytes;
+          if (dst[i] != (inside ? src[i - to + from] : 0)) {
+            FAIL("bytes " << bytes << ", from " << from << ", to " << to << ": byte " << i);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("forward gathers rows of every size into outputs at every offset", "[gather]",
+                   float, double) {
+  using T = TestType;
+  const std::vector<Index> idx = {3, 0, 3, 7, 1, 1, 6, 2, 5, 4, 7, 0};
+  const auto n = static_cast<Index>(idx.size());
+  for (Index dim : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 64, 100, 128, 300}) {
+    emb::Embedding<T> table(8, dim, {.seed = static_cast<std::uint64_t>(dim)});
+    Matrix<T> expected(n, dim);
+    for (Index i = 0; i < n; ++i) expected.row(i) = table.weight().row(idx[static_cast<size_t>(i)]);
+    for (Index offset = 0; offset < 4; ++offset) {
+      // The output lives `offset` elements into a buffer with a guard before and after it.
+      std::vector<T> buffer(static_cast<std::size_t>(n * dim + 8), T(-1));
+      Eigen::Map<Matrix<T>> out(buffer.data() + offset, n, dim);
+      table.forward(idx, out);
+      CAPTURE(dim, offset);
+      CHECK(out == expected);
+      for (Index i = 0; i < offset; ++i) CHECK(buffer[static_cast<std::size_t>(i)] == T(-1));
+      for (auto i = static_cast<std::size_t>(offset + n * dim); i < buffer.size(); ++i) {
+        CHECK(buffer[i] == T(-1));
+      }
+    }
+  }
+}
