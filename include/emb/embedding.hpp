@@ -246,15 +246,12 @@ class Embedding {
       empty.values.resize(0, embedding_dim());
       return empty;
     }
-    const auto row_bytes = static_cast<std::size_t>(embedding_dim()) * sizeof(T);
     return detail::coalesce<T>(
         indices.data(), indices.size(), num_embeddings(), embedding_dim(), options_,
         [&](auto& out, Index position, T scale) {
           out += scale * grad_output.row(position);  // exact for 1
         },
-        [&](Index position) {
-          detail::prefetch(grad_output.data() + position * grad_output.outerStride(), row_bytes);
-        });
+        [&](Index position) { detail::prefetch_row(grad_output, position); });
   }
 
   detail::TableOptions options_;

@@ -548,7 +548,6 @@ class EmbeddingBag {
                               const Eigen::Ref<const Matrix<T>>& grad_output) const {
     const std::vector<Index> bag_of = bag_of_positions(r);
     const Index pad = options_.padding_idx.value_or(-1);
-    const auto row_bytes = static_cast<std::size_t>(embedding_dim()) * sizeof(T);
     if (mode_ == BagMode::max) {
       // Only the positions that won some element receive gradient, element by element.
       std::vector<char> won(bag_of.size(), 0);
@@ -573,7 +572,7 @@ class EmbeddingBag {
           [&](Index k) {
             const Index p = winners[static_cast<std::size_t>(k)];
             const Index b = bag_of[static_cast<std::size_t>(p)];
-            detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
+            detail::prefetch_row(grad_output, b);
           });
     }
     std::vector<Index> count;  // mean's divisor: the non-padding entries of each bag
@@ -596,7 +595,7 @@ class EmbeddingBag {
         },
         [&](Index p) {
           const auto b = bag_of[static_cast<std::size_t>(p)];
-          detail::prefetch(grad_output.data() + b * grad_output.outerStride(), row_bytes);
+          detail::prefetch_row(grad_output, b);
         });
   }
 

@@ -41,6 +41,15 @@ inline void prefetch(const void* data, std::size_t bytes, bool for_write = false
 #endif
 }
 
+// Prefetches row r of a row-major matrix, Map or Ref: the rows a scatter or an optimizer step
+// reaches next.
+template <class Derived>
+void prefetch_row(const Eigen::MatrixBase<Derived>& m, Index r, bool for_write = false) {
+  const Derived& d = m.derived();
+  prefetch(d.data() + r * d.outerStride(),
+           static_cast<std::size_t>(d.cols()) * sizeof(typename Derived::Scalar), for_write);
+}
+
 // Copies one table row of `bytes` bytes (the ranges do not overlap). Built for AVX, inline 32-byte
 // moves: a gather copies thousands of rows of a few hundred bytes, and the call to memcpy and its
 // size dispatch cost as much as such a copy. The stores are aligned: large Eigen matrices start

@@ -206,12 +206,9 @@ class Optimizer {
   void apply(const Gradient<T>& grad, bool lazy, Update&& update) {
     if (lazy) {
       for_each_listed_row(grad, dim_, update, [this](Index row) {
-        prefetch(weight_row(row), static_cast<std::size_t>(dim_) * sizeof(T), true);
+        prefetch_row(*weight_, row, true);
         for (auto& s : state_) {
-          if (s.size() != 0) {
-            prefetch(s.data() + row * s.cols(), static_cast<std::size_t>(s.cols()) * sizeof(T),
-                     true);
-          }
+          if (s.size() != 0) prefetch_row(s, row, true);
         }
       });
     } else {
