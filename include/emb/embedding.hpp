@@ -16,6 +16,7 @@
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
 #include "emb/detail/memory.hpp"
+#include "emb/detail/random.hpp"
 #include "emb/detail/table.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"

@@ -12,7 +12,7 @@
 #include <ostream>      // std::ostream
 #include <string>       // std::string
 #include <type_traits>  // std::remove_cvref_t, std::bool_constant
-#include <utility>      // std::declval, std::move, std::pair
+#include <utility>      // std::declval
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
@@ -54,27 +54,30 @@ inline void check_beta(const char* where, const char* name, double value) {
 }
 
 // A gradient fits a (num, dim) table when it says so and its rows are strictly increasing and
-// in range. Checked in full before a step touches anything; O(rows), not O(table).
+// in range. Checked in full before a step touches anything; O(rows), not O(table). Messages
+// start "<optimizer>::step: ", built only when one is thrown (this runs on every step).
 template <class T>
-void check_gradient(const std::string& where, const Gradient<T>& grad, Index num, Index dim) {
+void check_gradient(const char* optimizer, const Gradient<T>& grad, Index num, Index dim) {
+  constexpr const char* where = "::step: ";
   const auto nnz = static_cast<Index>(grad.rows.size());
   const bool empty_any_width = nnz == 0 && grad.values.rows() == 0;
   if (grad.num_embeddings != num || (grad.values.cols() != dim && !empty_any_width)) {
-    throw_invalid(where, ": the gradient is of a (", grad.num_embeddings, ", ", grad.values.cols(),
-                  ") table but the optimizer's table is (", num, ", ", dim, ")");
+    throw_invalid(optimizer, where, "the gradient is of a (", grad.num_embeddings, ", ",
+                  grad.values.cols(), ") table but the optimizer's table is (", num, ", ", dim,
+                  ")");
   }
   if (grad.values.rows() != nnz) {
-    throw_invalid(where, ": the gradient lists ", nnz, " rows but has ", grad.values.rows(),
-                  " rows of values");
+    throw_invalid(optimizer, where, "the gradient lists ", nnz, " rows but has ",
+                  grad.values.rows(), " rows of values");
   }
   for (std::size_t k = 0; k < grad.rows.size(); ++k) {
     const Index row = grad.rows[k];
     if (row < 0 || row >= num) {
-      throw_out_of_range(where, ": gradient row ", row, " at position ", k, " is out of range [0, ",
-                         num, ")");
+      throw_out_of_range(optimizer, where, "gradient row ", row, " at position ", k,
+                         " is out of range [0, ", num, ")");
     }
     if (k > 0 && row <= grad.rows[k - 1]) {
-      throw_invalid(where, ": gradient rows must be strictly increasing, but row ", row,
+      throw_invalid(optimizer, where, "gradient rows must be strictly increasing, but row ", row,
                     " at position ", k, " follows ", grad.rows[k - 1]);
     }
   }
@@ -197,7 +200,7 @@ class Optimizer {
                     ") to (", weight_->rows(), ", ", weight_->cols(),
                     ") after the optimizer was made");
     }
-    check_gradient(step_name(), grad, num_, dim_);
+    check_gradient(Derived::name, grad, num_, dim_);
   }
 
   // Runs update(row, g) over every row (dense) or the gradient's rows (lazy), then counts the
@@ -235,7 +238,6 @@ class Optimizer {
     std::array<Matrix<T>, K> state{};
   };
 
-  static std::string step_name() { return std::string(Derived::name) + "::step"; }
   static std::string load_name() { return std::string(Derived::name) + "::load"; }
 
   Loaded read_state(std::istream& in) const {

@@ -10,7 +10,6 @@
 #include "emb/detail/check.hpp"
 #include "emb/detail/memory.hpp"
 #include "emb/detail/parallel.hpp"
-#include "emb/detail/random.hpp"
 #include "emb/detail/sort.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
