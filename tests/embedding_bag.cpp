@@ -624,4 +624,16 @@ TEMPLATE_TEST_CASE("an EmbeddingBag saves and loads its table, mode and options"
   emb::EmbeddingBag<T>(5, 4, {.seed = 1}).save(other_shape);
   REQUIRE_THROWS_AS(untouched.load(other_shape), std::runtime_error);
   CHECK(untouched.weight() == weight);
+
+  // A well-formed record of options the constructor refuses is refused too.
+  std::stringstream max_by_freq;
+  emb::detail::checkpoint::save_table(max_by_freq, "emb::EmbeddingBag",
+                                      {.scale_grad_by_freq = true}, false, Matrix<T>(weight),
+                                      emb::BagMode::max, false);
+  REQUIRE_THROWS_WITH(untouched.load(max_by_freq),
+                      "emb::EmbeddingBag::load: the checkpoint holds scale_grad_by_freq with "
+                      "mode max, which is not supported (as PyTorch)");
+  CHECK(untouched.weight() == weight);
+  CHECK(untouched.mode() == emb::BagMode::mean);
+  CHECK_FALSE(untouched.scale_grad_by_freq());
 }

@@ -252,6 +252,11 @@ class EmbeddingBag {
       detail::throw_runtime(kind, "::load: the checkpoint holds an unknown mode ",
                             static_cast<int>(mode));
     }
+    if (mode == BagMode::max && loaded.options.scale_grad_by_freq) {  // as the constructor
+      detail::throw_runtime(kind,
+                            "::load: the checkpoint holds scale_grad_by_freq with mode max, "
+                            "which is not supported (as PyTorch)");
+    }
     return loaded;
   }
   void adopt(Loaded&& loaded) noexcept {
@@ -547,7 +552,6 @@ class EmbeddingBag {
   Gradient<T> weight_gradient(const BagResult<T>& r,
                               const Eigen::Ref<const Matrix<T>>& grad_output) const {
     const std::vector<Index> bag_of = bag_of_positions(r);
-    const Index pad = options_.padding_idx.value_or(-1);
     if (mode_ == BagMode::max) {
       // Only the positions that won some element receive gradient, element by element.
       std::vector<char> won(bag_of.size(), 0);
@@ -577,6 +581,7 @@ class EmbeddingBag {
     }
     std::vector<Index> count;  // mean's divisor: the non-padding entries of each bag
     if (mode_ == BagMode::mean) {
+      const Index pad = options_.padding_idx.value_or(-1);
       count.assign(r.offsets.size() - 1, 0);
       for (std::size_t p = 0; p < bag_of.size(); ++p) {
         if (r.indices[p] != pad) ++count[static_cast<std::size_t>(bag_of[p])];
