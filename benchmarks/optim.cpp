@@ -70,6 +70,9 @@ void lazy_rowwise_adagrad(benchmark::State& s) {
 void dense_adam(benchmark::State& s) {
   run<emb::optim::Adam<float>>(s, emb::optim::AdamOptions{});
 }
+void dense_adagrad(benchmark::State& s) {
+  run<emb::optim::Adagrad<float>>(s, emb::optim::AdagradOptions{});
+}
 void dense_sgd(benchmark::State& s) {
   run<emb::optim::SGD<float>>(s, emb::optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
 }
@@ -86,4 +89,5 @@ BENCHMARK(lazy_sgd)->Args({1'000'000, 128, 10'000})->Unit(benchmark::kMillisecon
 BENCHMARK(lazy_adagrad)->Args({1'000'000, 128, 10'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(lazy_rowwise_adagrad)->Args({1'000'000, 128, 10'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_adam)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_adagrad)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_sgd)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);

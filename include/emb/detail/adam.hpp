@@ -16,38 +16,7 @@
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 
-#if defined(__SSE2__)
-#include <immintrin.h>  // exact vector square roots
-#endif
-
 namespace emb::detail {
-
-// Exact (IEEE) square roots of x[0, n), handed to body(at, roots, count) in chunks. std::sqrt
-// in a loop is never vectorized while it may set errno, and Eigen's vectorized float sqrt is
-// an approximation under its default EIGEN_FAST_MATH; SSE2's sqrt instructions are exact.
-template <class T, class Body>
-void for_sqrt_chunks(const T* x, Index n, Body&& body) {
-  constexpr Index chunk = 256;
-  alignas(64) T roots[chunk];
-  for (Index at = 0; at < n; at += chunk) {
-    const Index count = std::min(chunk, n - at);
-    const T* in = x + at;
-    Index j = 0;
-#if defined(__SSE2__)
-    if constexpr (std::is_same_v<T, float>) {
-#if defined(__AVX__)
-      for (; j + 8 <= count; j += 8)
-        _mm256_store_ps(roots + j, _mm256_sqrt_ps(_mm256_loadu_ps(in + j)));
-#endif
-      for (; j + 4 <= count; j += 4) _mm_store_ps(roots + j, _mm_sqrt_ps(_mm_loadu_ps(in + j)));
-    } else {
-      for (; j + 2 <= count; j += 2) _mm_store_pd(roots + j, _mm_sqrt_pd(_mm_loadu_pd(in + j)));
-    }
-#endif
-    for (; j < count; ++j) roots[j] = std::sqrt(in[j]);
-    body(at, roots, count);
-  }
-}
 
 // Per-step constants, computed in double as PyTorch's Python scalars and rounded to T once, as
 // PyTorch does when it applies a Python float to a float tensor.

@@ -5,13 +5,14 @@
 
 #include <algorithm>    // std::lower_bound, std::min
 #include <array>        // std::array
+#include <cmath>        // std::sqrt
 #include <concepts>     // std::same_as
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t
 #include <istream>      // std::istream
 #include <ostream>      // std::ostream
 #include <string>       // std::string
-#include <type_traits>  // std::remove_cvref_t, std::bool_constant
+#include <type_traits>  // std::remove_cvref_t, std::bool_constant, std::is_same_v
 #include <utility>      // std::declval
 #include <vector>       // std::vector
 
@@ -21,6 +22,10 @@
 #include "emb/detail/parallel.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
+
+#if defined(__SSE2__)
+#include <immintrin.h>  // exact vector square roots
+#endif
 
 namespace emb::detail {
 
@@ -105,6 +110,33 @@ void for_each_row(const Gradient<T>& grad, Index num, Index dim, Update&& update
       }
     }
   });
+}
+
+// Exact (IEEE) square roots of x[0, n), handed to body(at, roots, count) in chunks. std::sqrt
+// in a loop is never vectorized while it may set errno, and Eigen's vectorized float sqrt is
+// an approximation under its default EIGEN_FAST_MATH; SSE2's sqrt instructions are exact.
+template <class T, class Body>
+void for_sqrt_chunks(const T* x, Index n, Body&& body) {
+  constexpr Index chunk = 256;
+  alignas(64) T roots[chunk];
+  for (Index at = 0; at < n; at += chunk) {
+    const Index count = std::min(chunk, n - at);
+    const T* in = x + at;
+    Index j = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX__)
+      for (; j + 8 <= count; j += 8)
+        _mm256_store_ps(roots + j, _mm256_sqrt_ps(_mm256_loadu_ps(in + j)));
+#endif
+      for (; j + 4 <= count; j += 4) _mm_store_ps(roots + j, _mm_sqrt_ps(_mm_loadu_ps(in + j)));
+    } else {
+      for (; j + 2 <= count; j += 2) _mm_store_pd(roots + j, _mm_sqrt_pd(_mm_loadu_pd(in + j)));
+    }
+#endif
+    for (; j < count; ++j) roots[j] = std::sqrt(in[j]);
+    body(at, roots, count);
+  }
 }
 
 // Calls f with the two run-time flags as std::bool_constant arguments, so that the row kernels

@@ -2,7 +2,6 @@
 // emb::optim::Adagrad: PyTorch's torch.optim.Adagrad, dense and sparse paths.
 
 #include <array>    // std::array
-#include <cmath>    // std::sqrt
 #include <cstddef>  // std::size_t
 #include <tuple>    // std::tie
 #include <utility>  // std::pair
@@ -65,18 +64,37 @@ class Adagrad : public detail::Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
     const auto t = static_cast<double>(this->steps_ + 1);
     const T neg_clr = static_cast<T>(-(o.lr / (1 + (t - 1) * o.lr_decay)));
     const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+    const T sign = o.maximize ? T(-1) : T(1);  // exact
     const Index dim = this->dim_;
-    this->apply(grad, o.lazy, [&](Index row, const T* g) {
-      T* w = this->weight_row(row);
-      T* s = this->state_row(sum_index, row);
-      for (Index j = 0; j < dim; ++j) {
-        T d = o.maximize ? -g[j] : g[j];
-        if (o.weight_decay != 0) d = d + wd * w[j];
-        s[j] = s[j] + d * d;
-        const T std = std::sqrt(s[j]) + eps;
-        // The two PyTorch paths round differently: addcdiv_ (dense) vs add_ of g / std (sparse).
-        w[j] = o.lazy ? w[j] + neg_clr * (d / std) : w[j] + neg_clr * d / std;
-      }
+    detail::with_flags(o.weight_decay != 0, o.lazy, [&](auto with_decay, auto lazy) {
+      this->apply(grad, o.lazy, [&](Index row, const T* g) {
+        T* w = this->weight_row(row);
+        T* s = this->state_row(sum_index, row);
+        auto decayed_grad = [&](Index j) {
+          T d = sign * g[j];
+          if constexpr (with_decay) d = d + wd * w[j];
+          return d;
+        };
+        for (Index j = 0; j < dim; ++j) {
+          const T d = decayed_grad(j);
+          s[j] = s[j] + d * d;
+        }
+        // The square roots in a second pass, vectorized (see detail::for_sqrt_chunks). The first
+        // pass leaves w alone, so the gradient recomputed here is the same.
+        detail::for_sqrt_chunks(s, dim, [&](Index at, const T* root, Index n) {
+          for (Index j = 0; j < n; ++j) {
+            const T d = decayed_grad(at + j);
+            const T std = root[j] + eps;
+            // PyTorch's two paths round differently: addcdiv_ (dense), add_ of g / std (sparse).
+            T& wj = w[at + j];
+            if constexpr (lazy) {
+              wj = wj + neg_clr * (d / std);
+            } else {
+              wj = wj + neg_clr * d / std;
+            }
+          }
+        });
+      });
     });
   }
 
