@@ -1,6 +1,7 @@
 // emb and LibTorch side by side, in one process, on the same data and threads.
 //
 //   build/bench/benchmarks/compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]
+//                                           [--ops forward,backward,train]
 //
 // Each comparison alternates the two libraries for N repetitions (each repetition runs the
 // operation long enough to time reliably) and prints the medians and emb's speedup. A memcpy of
@@ -57,6 +58,11 @@ struct Row {
 };
 
 int reps = 7;
+std::vector<std::string> ops{"forward", "backward", "train"};
+
+bool wanted(const std::string& op) {
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
 
 // Alternates emb and torch `reps` times; returns the medians.
 std::pair<double, double> compare(const std::function<void()>& emb_fn,
@@ -114,20 +120,25 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   auto add = [&](const std::string& op, std::pair<double, double> ms, double roofline = -1) {
     rows.push_back({w.name, op, threads, ms.first, ms.second, roofline});
   };
-  const auto fwd = compare([&] { table.forward(idx, out); },
-                           [&] { at::index_select_out(tout, weight, 0, tidx); });
-  add("forward (into buffer)", fwd, copy_ms / fwd.first);
-  const auto fwd_alloc = compare([&] { auto o = table.forward(idx); },
-                                 [&] { auto o = torch::embedding(weight, tidx); });
-  add("forward (allocating)", fwd_alloc, copy_ms / fwd_alloc.first);
-  add("backward vs dense backward",
-      compare([&] { auto g = table.backward(idx, grad_out); },
-              [&] { auto g = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false); }));
-  add("backward vs sparse backward + coalesce",
-      compare([&] { auto g = table.backward(idx, grad_out); },
-              [&] {
-                auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
-              }));
+  if (wanted("forward")) {
+    const auto fwd = compare([&] { table.forward(idx, out); },
+                             [&] { at::index_select_out(tout, weight, 0, tidx); });
+    add("forward (into buffer)", fwd, copy_ms / fwd.first);
+    const auto fwd_alloc = compare([&] { auto o = table.forward(idx); },
+                                   [&] { auto o = torch::embedding(weight, tidx); });
+    add("forward (allocating)", fwd_alloc, copy_ms / fwd_alloc.first);
+  }
+  if (wanted("backward")) {
+    add("backward vs dense backward",
+        compare([&] { auto g = table.backward(idx, grad_out); },
+                [&] { auto g = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false); }));
+    add("backward vs sparse backward + coalesce",
+        compare([&] { auto g = table.backward(idx, grad_out); },
+                [&] {
+                  auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
+                }));
+  }
+  if (!wanted("train")) return;
 
   // Training steps: forward + backward + optimizer, each library on its own copy of the table.
   // LibTorch's sparse SGD step is what torch.optim.SGD does with a sparse gradient
@@ -182,9 +193,12 @@ int main(int argc, char** argv) {
       for (const auto& t : split(argv[i + 1])) threads.push_back(std::stoi(t));
     } else if (flag == "--workloads") {
       names = split(argv[i + 1]);
+    } else if (flag == "--ops") {
+      ops = split(argv[i + 1]);
     } else {
       std::fprintf(stderr,
-                   "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]\n");
+                   "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3] "
+                   "[--ops forward,backward,train]\n");
       return 2;
     }
   }

@@ -1,6 +1,6 @@
 // The row copies under forward: every row size and every alignment of table and output, exactly.
 // Built twice (test_gather, and test_gather_native with -march=native where the compiler takes
-// it), because the copy is inline vector moves when built for AVX and memcpy otherwise.
+// it), because the copy is inline vector moves when built for AVX or AVX-512, memcpy otherwise.
 
 #include <cstdint>
 #include <vector>
@@ -8,19 +8,20 @@
 #include <catch2/catch.hpp>
 #include <emb/embedding.hpp>
 
-#include "support/random.hpp"
-
 using emb::Index;
 using emb::Matrix;
 
-TEST_CASE("copy_row copies exactly the bytes asked for, at any alignment", "[gather]") {
+// Every size from 0 to 300 bytes, source and destination at every offset in a 64-byte line
+// (the widest vector), guards around the destination.
+template <class Copy>
+void check_copy(Copy copy) {
   std::vector<unsigned char> src(512), dst(512);
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
-  for (std::size_t bytes = 0; bytes <= 200; ++bytes) {
-    for (std::size_t from = 0; from < 40; from += 4) {
-      for (std::size_t to = 0; to < 40; to += 4) {
+  for (std::size_t bytes = 0; bytes <= 300; ++bytes) {
+    for (std::size_t from = 0; from < 72; from += 4) {
+      for (std::size_t to = 0; to < 72; to += 4) {
         std::fill(dst.begin(), dst.end(), 0);
-        emb::detail::copy_row(dst.data() + to, src.data() + from, bytes);
+        copy(dst.data() + to, src.data() + from, bytes);
         for (std::size_t i = 0; i < dst.size(); ++i) {
           const bool inside = i >= to && i < to + bytes;
           if (dst[i] != (inside ? src[i - to + from] : 0)) {
@@ -30,6 +31,30 @@ TEST_CASE("copy_row copies exactly the bytes asked for, at any alignment", "[gat
       }
     }
   }
+}
+
+TEST_CASE("copy_row copies exactly the bytes asked for, at any alignment", "[gather]") {
+  check_copy(emb::detail::copy_row);
+}
+
+TEST_CASE("copy_row_wide copies exactly the bytes asked for, at any alignment", "[gather]") {
+  check_copy(emb::detail::copy_row_wide);
+}
+
+// Outputs past wide_copy_limit take copy_row, smaller ones copy_row_wide: both gathers checked.
+TEST_CASE("forward gathers large outputs exactly", "[gather]") {
+  const Index dim = 100, rows = 1000;
+  const auto n = static_cast<Index>(emb::detail::wide_copy_limit / (dim * sizeof(float))) + 7;
+  std::vector<Index> idx(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<Index>(i * 7919 + 13) % rows;
+  emb::Embedding<float> table(rows, dim, {.seed = 3});
+  Matrix<float> out(n, dim);
+  table.forward(idx, out);
+  bool same = true;
+  for (Index i = 0; i < n; ++i) {
+    same = same && out.row(i) == table.weight().row(idx[static_cast<std::size_t>(i)]);
+  }
+  CHECK(same);
 }
 
 TEMPLATE_TEST_CASE("forward gathers rows of every size into outputs at every offset", "[gather]",

@@ -23,9 +23,10 @@ namespace emb::detail {
 
 // Asks the cache for the `bytes` at `data` ahead of their use (for writing when `for_write`):
 // gathers, scatters and lazy steps jump between random rows, so the hardware prefetcher cannot
-// guess the next one. Every cache line the range touches is asked for: large Eigen matrices
-// come from malloc 16 bytes past a page boundary, so a row usually straddles one more line than
-// its size suggests. A no-op where the compiler has no prefetch builtin.
+// guess the next one. Every cache line the range touches is asked for: Eigen aligns a matrix
+// only to its widest vector (in a build for SSE2, 16 bytes: large ones start 16 bytes past a
+// page), so a row often straddles one more line than its size suggests. A no-op where the
+// compiler has no prefetch builtin.
 inline void prefetch(const void* data, std::size_t bytes, bool for_write = false) {
 #if defined(__GNUC__) || defined(__clang__)
   constexpr std::uintptr_t line = 64;
@@ -52,11 +53,10 @@ void prefetch_row(const Eigen::MatrixBase<Derived>& m, Index r, bool for_write =
 
 // Copies one table row of `bytes` bytes (the ranges do not overlap). Built for AVX, inline 32-byte
 // moves: a gather copies thousands of rows of a few hundred bytes, and the call to memcpy and its
-// size dispatch cost as much as such a copy. The stores are aligned: large Eigen matrices start
-// 16 bytes past a page (malloc's header), so with unaligned moves every other one would straddle
-// two cache lines; source and destination usually share that offset, so the loads line up too.
-// Built without AVX, memcpy, which glibc points at its AVX version at run time: faster than the
-// 16-byte moves the compiler could inline.
+// size dispatch cost as much as such a copy. The stores are aligned, so none straddles two cache
+// lines; when table and output start at the same offset in a line (both are Eigen matrices,
+// aligned alike), the loads line up too. Built without AVX, memcpy, which glibc points at its AVX
+// version at run time: faster than the 16-byte moves the compiler could inline.
 inline void copy_row(void* dst, const void* src, std::size_t bytes) {
 #if defined(__AVX__)
   if (bytes >= 32) {
@@ -80,6 +80,34 @@ inline void copy_row(void* dst, const void* src, std::size_t bytes) {
   }
 #endif
   std::memcpy(dst, src, bytes);
+}
+
+// Whether copy_row_wide differs from copy_row: built for AVX-512.
+#if defined(__AVX512F__)
+inline constexpr bool has_wide_copy = true;
+#else
+inline constexpr bool has_wide_copy = false;
+#endif
+
+// copy_row with 64-byte moves, a cache line each, where built for AVX-512 (otherwise copy_row).
+// Half the instructions, and each store takes one slot of the core's store buffer per line
+// rather than two, so more lines are in flight. Faster while the gather's output stays in cache
+// and slower once it streams to memory (gather_rows chooses, and says what was measured).
+inline void copy_row_wide(void* dst, const void* src, std::size_t bytes) {
+#if defined(__AVX512F__)
+  if (bytes >= 64) {
+    auto* d = static_cast<char*>(dst);
+    const auto* s = static_cast<const char*>(src);
+    auto move = [&](std::size_t at) { _mm512_storeu_si512(d + at, _mm512_loadu_si512(s + at)); };
+    const std::size_t head = (std::uintptr_t{0} - reinterpret_cast<std::uintptr_t>(d)) & 63;
+    if (head) move(0);  // covers [0, head), and a little more
+    std::size_t at = head;
+    for (; at + 64 <= bytes; at += 64) move(at);
+    if (bytes > at) move(bytes - 64);  // the tail, overlapping bytes already copied
+    return;
+  }
+#endif
+  copy_row(dst, src, bytes);
 }
 
 // Returns an uninitialized (rows, cols) matrix whose large interior is advised to use huge pages.

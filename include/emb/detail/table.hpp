@@ -99,6 +99,12 @@ void renorm_rows(Matrix<T>& weight, const I* indices, std::size_t n, double max_
 // rows in between.
 inline constexpr std::size_t prefetch_distance = 8;
 
+// Outputs up to this many bytes are gathered with copy_row_wide (built for AVX-512), larger ones
+// with copy_row. Measured on a Skylake-SP Xeon, 2 threads, rows of 256 and 512 bytes: 64-byte
+// moves took 8 to 15 % less time for outputs of 1 to 4 MiB, which stay in cache, and 8 to 20 %
+// more for outputs of 8 and 32 MiB, which stream to memory.
+inline constexpr std::size_t wide_copy_limit = std::size_t{4} << 20;
+
 // Gathers rows: out row i = weight row indices[i]. `out` has row stride `out_stride`. Each
 // thread copies a contiguous range of output rows.
 template <class T, class I>
@@ -109,17 +115,25 @@ void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* ou
   const T* w = weight.data();
   const auto rows_per_thread =
       static_cast<std::int64_t>(std::max<std::size_t>(1, (64 << 10) / bytes));
-  parallel_ranges(
-      static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
-        const auto last = static_cast<std::size_t>(end);
-        for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
-          if (i + prefetch_distance < last) {
-            prefetch(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
+  auto gather = [&](auto copy) {
+    parallel_ranges(
+        static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
+          const auto last = static_cast<std::size_t>(end);
+          for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
+            if (i + prefetch_distance < last) {
+              prefetch(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
+            }
+            copy(out + static_cast<Index>(i) * out_stride, w + static_cast<Index>(indices[i]) * dim,
+                 bytes);
           }
-          copy_row(out + static_cast<Index>(i) * out_stride,
-                   w + static_cast<Index>(indices[i]) * dim, bytes);
-        }
-      });
+        });
+  };
+  // Lambdas, not function pointers: each copy is inlined into its own instance of the loop.
+  if (has_wide_copy && n * bytes <= wide_copy_limit) {
+    gather([](void* d, const void* s, std::size_t b) { copy_row_wide(d, s, b); });
+  } else {
+    gather([](void* d, const void* s, std::size_t b) { copy_row(d, s, b); });
+  }
 }
 
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
