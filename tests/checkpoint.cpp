@@ -1,12 +1,14 @@
 // Checkpoints: Embedding and optimizer records, emb::save_checkpoint / load_checkpoint; every
 // bad stream throws and changes nothing.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <emb/checkpoint.hpp>
@@ -174,8 +176,15 @@ TEMPLATE_TEST_CASE(
   emb::optim::SGD<T> opt(table, {.lr = 0.1, .momentum = 0.9, .lazy = true});
   opt.step(ones_gradient<T>(8, {2, 5}, 4));
   emb::save_checkpoint(path, table, opt);
-  CHECK(std::filesystem::exists(path));
-  CHECK_FALSE(std::filesystem::exists(dir.path / "model.ckpt.tmp"));
+  // The file and nothing else: the temporary it was written to is gone.
+  auto files = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  };
+  CHECK(files() == std::vector<std::string>{"model.ckpt"});
 
   Embedding<T> table2(8, 4, {.seed = 7});
   emb::optim::SGD<T> opt2(table2);
@@ -206,6 +215,17 @@ TEMPLATE_TEST_CASE(
   REQUIRE_THROWS_AS(emb::load_checkpoint(dir.path / "missing.ckpt", table3), std::runtime_error);
 
   const auto nowhere = dir.path / "no such folder" / "model.ckpt";
-  REQUIRE_THROWS_AS(emb::save_checkpoint(nowhere, table), std::runtime_error);
+  REQUIRE_THROWS_WITH(
+      emb::save_checkpoint(nowhere, table),
+      Catch::StartsWith("emb::save_checkpoint: " + nowhere.string() + ": cannot open "));
   CHECK_FALSE(std::filesystem::exists(nowhere));
+
+  // A folder in the way: the temporary is written, the rename fails, the temporary is removed.
+  std::filesystem::create_directory(dir.path / "taken");
+  REQUIRE_THROWS_WITH(emb::save_checkpoint(dir.path / "taken", table),
+                      Catch::Contains("cannot rename the temporary file"));
+  CHECK(std::filesystem::is_directory(dir.path / "taken"));
+  auto names = files();
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"model.ckpt", "taken"});
 }

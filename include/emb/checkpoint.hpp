@@ -2,48 +2,37 @@
 // emb::save_checkpoint / emb::load_checkpoint: tables and optimizers to and from one file,
 // written safely (a temporary file, then a rename) and read all-or-nothing.
 
-#include <filesystem>    // std::filesystem::path, rename, remove
-#include <fstream>       // std::ofstream, std::ifstream
-#include <ios>           // std::ios
-#include <string>        // std::string
-#include <system_error>  // std::error_code
-#include <tuple>         // std::tuple, std::apply
+#include <filesystem>  // std::filesystem::path
+#include <fstream>     // std::ofstream, std::ifstream
+#include <ios>         // std::ios
+#include <tuple>       // std::tuple, std::apply
 
 #include "emb/detail/checkpoint.hpp"
+#include "emb/detail/file.hpp"
 
 namespace emb {
 
 // Saves each object (an Embedding, an optimizer, anything with save(std::ostream&)) in turn to
-// `path`. The records go to `path` + ".tmp", which is flushed, closed and then renamed over
-// `path`, so a crash while saving leaves the previous checkpoint intact, never a broken one.
-// Throws std::runtime_error when the file cannot be written (the temporary is removed then).
+// `path`. The records go to a temporary file beside it ("path.tmp-" and a random tag), which is
+// flushed, closed and then renamed over `path`, so a crash while saving leaves the previous
+// checkpoint intact, never a broken one. Throws std::runtime_error naming the file when it cannot
+// be written (the temporary is removed then).
 //
 // Example:
 //   emb::save_checkpoint("model.ckpt", table, opt);   // ... later, or in another process:
 //   emb::load_checkpoint("model.ckpt", table, opt);   // training resumes bit for bit
 template <class... Objects>
 void save_checkpoint(const std::filesystem::path& path, const Objects&... objects) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  try {
+  constexpr const char* where = "emb::save_checkpoint";
+  detail::replace_file(where, path, [&](const std::filesystem::path& temporary) {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) detail::throw_runtime("emb::save_checkpoint: cannot write ", temporary.string());
+    if (!out) {
+      detail::throw_file_error(where, path, "cannot open ", temporary.string(), " for writing");
+    }
     (objects.save(out), ...);
     out.close();
-    if (!out)
-      detail::throw_runtime("emb::save_checkpoint: writing ", temporary.string(), " failed");
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw;
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    detail::throw_runtime("emb::save_checkpoint: cannot rename ", temporary.string(), " to ",
-                          path.string());
-  }
+    if (!out) detail::throw_file_error(where, path, "write failed (disk full?)");
+  });
 }
 
 // Loads what save_checkpoint wrote, into the same kinds of objects in the same order. Every

@@ -3,7 +3,7 @@
 
 #include <cstdint>    // std::int64_t
 #include <sstream>    // std::ostringstream
-#include <stdexcept>  // std::invalid_argument, std::out_of_range
+#include <stdexcept>  // std::invalid_argument, std::out_of_range, std::runtime_error
 #include <string>     // std::string
 
 namespace emb::detail {
@@ -25,6 +25,11 @@ template <class... Args>
 template <class... Args>
 [[noreturn]] void throw_out_of_range(const Args&... args) {
   throw std::out_of_range(message(args...));
+}
+
+template <class... Args>
+[[noreturn]] void throw_runtime(const Args&... args) {
+  throw std::runtime_error(message(args...));
 }
 
 // Checks every index before anything is touched, so a bad call changes nothing. The scan has no

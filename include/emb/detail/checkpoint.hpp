@@ -33,11 +33,6 @@
 
 namespace emb::detail {
 
-template <class... Args>
-[[noreturn]] void throw_runtime(const Args&... args) {
-  throw std::runtime_error(message(args...));
-}
-
 namespace checkpoint {
 
 inline constexpr std::string_view magic{"EMBCKPT\n", 8};

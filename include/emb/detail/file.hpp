@@ -2,13 +2,13 @@
 // Files: errors that name the file and the place, whole-file writes through a temporary that is
 // renamed into place, and reading a file in large blocks.
 
-#include <cstdint>     // std::uint64_t
-#include <cstdio>      // std::FILE, std::fopen, std::fwrite, std::fread
-#include <filesystem>  // std::filesystem::path, rename, remove
-#include <random>      // std::random_device
-#include <stdexcept>   // std::runtime_error
-#include <string>      // std::string
-#include <utility>     // std::forward
+#include <cstdint>       // std::uint64_t
+#include <cstdio>        // std::FILE, std::fopen, std::fwrite, std::fread
+#include <filesystem>    // std::filesystem::path, rename, remove
+#include <random>        // std::random_device
+#include <string>        // std::string
+#include <system_error>  // std::error_code
+#include <utility>       // std::forward
 
 #include "emb/detail/check.hpp"
 
@@ -18,7 +18,7 @@ namespace emb::detail {
 template <class... Args>
 [[noreturn]] void throw_file_error(const char* where, const std::filesystem::path& path,
                                    const Args&... what) {
-  throw std::runtime_error(message(where, ": ", path.string(), ": ", what...));
+  throw_runtime(where, ": ", path.string(), ": ", what...);
 }
 
 // An open C stream closed on every path out, including exceptions.
@@ -44,22 +44,20 @@ class CFile {
   std::FILE* file_;
 };
 
-// Writes a whole file through write(std::FILE*) into "path.tmp-XXXXXXXX" beside it, then renames
-// it over `path`: readers never see a half-written file, and a failed write leaves any old file
-// untouched. Throws std::runtime_error naming the file when it cannot be written.
-template <class Write>
-void write_file_atomically(const char* where, const std::filesystem::path& path, Write&& write) {
+// Has write_temporary(temporary) write the whole new file at "path.tmp-XXXXXXXXXXXXXXXX" beside
+// `path` (a random name: two writers of one path never share it), then renames it over `path`:
+// readers never see a half-written file, and a failed write (write_temporary throws) leaves any
+// old file untouched and no temporary behind. The rename is atomic on POSIX file systems; nothing
+// is fsync'ed, so a power loss right after a write may lose that write, never the old file.
+template <class WriteTemporary>
+void replace_file(const char* where, const std::filesystem::path& path,
+                  WriteTemporary&& write_temporary) {
   std::random_device entropy;
   const auto tag = (std::uint64_t{entropy()} << 32) | entropy();
   auto temporary = path;
   temporary += message(".tmp-", std::hex, tag);
   try {
-    CFile file(temporary, "wb");
-    if (!file) throw_file_error(where, path, "cannot open ", temporary.string(), " for writing");
-    std::forward<Write>(write)(file.get());
-    if (std::ferror(file.get()) || !file.close()) {
-      throw_file_error(where, path, "write failed (disk full?)");
-    }
+    std::forward<WriteTemporary>(write_temporary)(temporary);
     std::error_code error;
     std::filesystem::rename(temporary, path, error);
     if (error) throw_file_error(where, path, "cannot rename the temporary file: ", error.message());
@@ -68,6 +66,20 @@ void write_file_atomically(const char* where, const std::filesystem::path& path,
     std::filesystem::remove(temporary, ignored);
     throw;
   }
+}
+
+// replace_file for a file written through write(std::FILE*). Throws std::runtime_error naming
+// the file when it cannot be written.
+template <class Write>
+void write_file_atomically(const char* where, const std::filesystem::path& path, Write&& write) {
+  replace_file(where, path, [&](const std::filesystem::path& temporary) {
+    CFile file(temporary, "wb");
+    if (!file) throw_file_error(where, path, "cannot open ", temporary.string(), " for writing");
+    std::forward<Write>(write)(file.get());
+    if (std::ferror(file.get()) || !file.close()) {
+      throw_file_error(where, path, "write failed (disk full?)");
+    }
+  });
 }
 
 }  // namespace emb::detail
