@@ -65,20 +65,42 @@ class SGD : public detail::Optimizer<SGD<T>, T, SGDOptions, 1> {
     const bool first = this->steps_ == 0;
     const T neg_lr = static_cast<T>(-o.lr), wd = static_cast<T>(o.weight_decay);
     const T momentum = static_cast<T>(o.momentum), keep = static_cast<T>(1 - o.dampening);
+    const T sign = o.maximize ? T(-1) : T(1);  // exact
     const Index dim = this->dim_;
-    this->apply(grad, o.lazy, [&](Index row, const T* g) {
-      T* w = this->weight_row(row);
-      T* buf = o.momentum != 0 ? this->state_row(buffer, row) : nullptr;
-      for (Index j = 0; j < dim; ++j) {
-        T d = o.maximize ? -g[j] : g[j];
-        if (o.weight_decay != 0) d = d + wd * w[j];
-        if (buf) {
-          buf[j] = first ? d : buf[j] * momentum + keep * d;
-          d = o.nesterov ? d + momentum * buf[j] : buf[j];
-        }
-        w[j] = w[j] + neg_lr * d;
-      }
-    });
+    // The options are fixed for the step: each combination gets its own loop, without tests
+    // inside (which kept the compiler from vectorizing it).
+    detail::with_flags(o.momentum != 0, o.weight_decay != 0,
+                       [&](auto with_momentum, auto with_decay) {
+                         this->apply(grad, o.lazy, [&](Index row, const T* g) {
+                           T* w = this->weight_row(row);
+                           auto decayed_grad = [&](Index j) {
+                             T d = sign * g[j];
+                             if constexpr (with_decay) d = d + wd * w[j];
+                             return d;
+                           };
+                           if constexpr (!with_momentum) {
+                             for (Index j = 0; j < dim; ++j) w[j] = w[j] + neg_lr * decayed_grad(j);
+                           } else {
+                             T* buf = this->state_row(buffer, row);
+                             auto update_buffer = [&](Index j) {
+                               const T d = decayed_grad(j);
+                               buf[j] = first ? d : buf[j] * momentum + keep * d;
+                               return d;
+                             };
+                             if (o.nesterov) {
+                               for (Index j = 0; j < dim; ++j) {
+                                 const T d = update_buffer(j);
+                                 w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
+                               }
+                             } else {
+                               for (Index j = 0; j < dim; ++j) {
+                                 update_buffer(j);
+                                 w[j] = w[j] + neg_lr * buf[j];
+                               }
+                             }
+                           }
+                         });
+                       });
   }
 
   // (num_embeddings, embedding_dim); empty (0, 0) without momentum.
