@@ -67,40 +67,40 @@ class SGD : public detail::Optimizer<SGD<T>, T, SGDOptions, 1> {
     const T momentum = static_cast<T>(o.momentum), keep = static_cast<T>(1 - o.dampening);
     const T sign = o.maximize ? T(-1) : T(1);  // exact
     const Index dim = this->dim_;
-    // The options are fixed for the step: each combination gets its own loop, without tests
-    // inside (which kept the compiler from vectorizing it).
-    detail::with_flags(o.momentum != 0, o.weight_decay != 0,
-                       [&](auto with_momentum, auto with_decay) {
-                         this->apply(grad, o.lazy, [&](Index row, const T* g) {
-                           T* w = this->weight_row(row);
-                           auto decayed_grad = [&](Index j) {
-                             T d = sign * g[j];
-                             if constexpr (with_decay) d = d + wd * w[j];
-                             return d;
-                           };
-                           if constexpr (!with_momentum) {
-                             for (Index j = 0; j < dim; ++j) w[j] = w[j] + neg_lr * decayed_grad(j);
-                           } else {
-                             T* buf = this->state_row(buffer, row);
-                             auto update_buffer = [&](Index j) {
-                               const T d = decayed_grad(j);
-                               buf[j] = first ? d : buf[j] * momentum + keep * d;
-                               return d;
-                             };
-                             if (o.nesterov) {
-                               for (Index j = 0; j < dim; ++j) {
-                                 const T d = update_buffer(j);
-                                 w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
-                               }
-                             } else {
-                               for (Index j = 0; j < dim; ++j) {
-                                 update_buffer(j);
-                                 w[j] = w[j] + neg_lr * buf[j];
-                               }
-                             }
-                           }
-                         });
-                       });
+    // The options are fixed for the step: each combination of momentum and weight decay gets its
+    // own loop, without tests inside (which kept the compiler from vectorizing it).
+    auto step_with = [&](auto with_momentum, auto with_decay) {
+      this->apply(grad, o.lazy, [&](Index row, const T* g) {
+        T* w = this->weight_row(row);
+        auto decayed_grad = [&](Index j) {
+          T d = sign * g[j];
+          if constexpr (with_decay) d = d + wd * w[j];
+          return d;
+        };
+        if constexpr (!with_momentum) {
+          for (Index j = 0; j < dim; ++j) w[j] = w[j] + neg_lr * decayed_grad(j);
+          return;
+        }
+        T* buf = this->state_row(buffer, row);
+        auto update_buffer = [&](Index j) {
+          const T d = decayed_grad(j);
+          buf[j] = first ? d : buf[j] * momentum + keep * d;
+          return d;
+        };
+        if (o.nesterov) {
+          for (Index j = 0; j < dim; ++j) {
+            const T d = update_buffer(j);
+            w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
+          }
+        } else {
+          for (Index j = 0; j < dim; ++j) {
+            update_buffer(j);
+            w[j] = w[j] + neg_lr * buf[j];
+          }
+        }
+      });
+    };
+    detail::with_flags(o.momentum != 0, o.weight_decay != 0, step_with);
   }
 
   // (num_embeddings, embedding_dim); empty (0, 0) without momentum.
