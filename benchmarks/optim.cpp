@@ -70,6 +70,12 @@ void lazy_rowwise_adagrad(benchmark::State& s) {
 void dense_adam(benchmark::State& s) {
   run<emb::optim::Adam<float>>(s, emb::optim::AdamOptions{});
 }
+void dense_adamw(benchmark::State& s) {
+  run<emb::optim::AdamW<float>>(s, emb::optim::AdamWOptions{});
+}
+void dense_rowwise_adagrad(benchmark::State& s) {
+  run<emb::optim::RowWiseAdagrad<float>>(s, emb::optim::RowWiseAdagradOptions{});
+}
 void dense_adagrad(benchmark::State& s) {
   run<emb::optim::Adagrad<float>>(s, emb::optim::AdagradOptions{});
 }
@@ -91,3 +97,5 @@ BENCHMARK(lazy_rowwise_adagrad)->Args({1'000'000, 128, 10'000})->Unit(benchmark:
 BENCHMARK(dense_adam)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_adagrad)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_sgd)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_adamw)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_rowwise_adagrad)->Args({100'000, 128, 10'000})->Unit(benchmark::kMillisecond);
