@@ -1,9 +1,15 @@
 // Results never depend on the number of threads: every kernel splits work so that each output
 // element is computed by one thread in a fixed order.
 
+#include <algorithm>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <emb/embedding.hpp>
-#include <random>
+#include <emb/text/word_vectors.hpp>
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -76,4 +82,47 @@ TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 th
   });
   CHECK(sparse[0] == sparse[1]);
   CHECK(sparse[0] == sparse[2]);
+}
+
+TEST_CASE("nearest-neighbour queries give identical results on 1, 2 and 3 threads",
+          "[threads][word_vectors]") {
+  // Enough rows that one query's scan is split over threads (detail::top_k_rows_per_part).
+  const Index words = 5 * emb::detail::top_k_rows_per_part + 123, dim = 8;
+  std::vector<std::string> names(static_cast<std::size_t>(words));
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = std::to_string(i);
+  Matrix<float> vectors(words, dim);
+  emb::detail::fill_normal(vectors.data(), vectors.size(), 11);
+  vectors.row(17) = vectors.row(3);  // a tie: the lower row ranks first, whatever the split
+  const emb::WordVectors<float> v(emb::Vocabulary(names), vectors);
+
+  auto rows_of = [](const std::vector<emb::Neighbour>& found) {
+    std::vector<std::pair<Index, double>> out;
+    for (const auto& n : found) out.emplace_back(n.index, n.similarity);
+    return out;
+  };
+  const auto one = with_threads([&] { return rows_of(v.similar("3", 50)); });
+  CHECK(one[0] == one[1]);
+  CHECK(one[0] == one[2]);
+  const auto analogies = with_threads([&] {
+    return std::pair{rows_of(v.analogy("1", "2", "3", 20)),
+                     rows_of(v.analogy("1", "2", "3", 20, emb::AnalogyMethod::mul))};
+  });
+  CHECK(analogies[0] == analogies[1]);
+  CHECK(analogies[0] == analogies[2]);
+
+  // Against every score computed and sorted: (score, row) descending, the word itself left out.
+  const Matrix<float>& unit = v.unit_vectors();
+  const Eigen::VectorXf scores = unit * unit.row(3).transpose();
+  std::vector<Index> order;
+  for (Index i = 0; i < words; ++i) {
+    if (i != 3) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](Index a, Index b) { return scores(a) > scores(b); });
+  REQUIRE(one[0].size() == 50);
+  CHECK(one[0][0].first == 17);
+  for (std::size_t i = 0; i < 50; ++i) {
+    CHECK(one[0][i].first == order[i]);
+    CHECK(one[0][i].second == Approx(scores(order[i])).margin(1e-6));
+  }
 }

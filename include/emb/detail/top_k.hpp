@@ -2,7 +2,7 @@
 // Nearest rows by dot product for many queries at once: one matrix product per tile of the
 // table, and a bounded heap per query (partial selection, never a full sort).
 
-#include <algorithm>  // std::push_heap, std::pop_heap, std::sort_heap, std::min
+#include <algorithm>  // std::push_heap, std::pop_heap, std::sort_heap, std::min, std::clamp
 #include <cmath>      // std::isnan
 #include <limits>     // std::numeric_limits
 #include <span>       // std::span
@@ -60,12 +60,18 @@ class TopK {
   std::vector<Scored<T>> heap_;
 };
 
+// Fewer query blocks than threads (one query, a few analogies) would leave threads idle while
+// one scans the whole table: the table's rows are split too, in parts of at least this many rows.
+inline constexpr Index top_k_rows_per_part = 16384;
+
 // Queries come in groups of `queries_per_group` rows (1 for a plain query; 3 for a 3CosMul
 // analogy). For each group g: the k rows i of table[0, n) with the best scores, best first,
 // skipping the rows in excluded[g]. score(tile, q, first_row) gives the group's scores over a
 // tile: an expression indexed by j, from tile(q + t, j), the dot product of query row q + t of the
-// block and table row first_row + j. Blocks of queries run on several threads; each group's
-// result is computed by one thread in a fixed order.
+// block and table row first_row + j. Work is split into blocks of queries and, when there are
+// fewer blocks than threads, parts of the table; each (block, part) keeps its own k best, merged
+// at the end. `better` orders candidates totally (score, then row), so the k best of the union
+// is the k best of the parts' k best, whatever the split: results never depend on threads.
 template <class T, class Score>
 std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const Matrix<T>& queries,
                                           Index k, std::span<const std::vector<Index>> excluded,
@@ -73,42 +79,70 @@ std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const
   constexpr Index query_block = 64;  // keeps a tile of scores in cache
   constexpr Index row_block = 2048;
   const Index m = queries.rows();
-  std::vector<std::vector<Scored<T>>> result(static_cast<std::size_t>(m / queries_per_group));
   const Index groups_per_block = std::max<Index>(1, query_block / queries_per_group);
   const Index group_count = m / queries_per_group;
   const Index blocks = (group_count + groups_per_block - 1) / groups_per_block;
-  parallel_for(0, blocks, 1, [&](Index block) {
+  const Index threads = max_threads();
+  const Index parts = blocks >= threads
+                          ? 1
+                          : std::clamp<Index>(threads / std::max<Index>(blocks, 1), 1,
+                                              std::max<Index>(1, n / top_k_rows_per_part));
+  // found[block * parts + part][g - first group of the block]: that part's k best, best first.
+  std::vector<std::vector<std::vector<Scored<T>>>> found(static_cast<std::size_t>(blocks * parts));
+  parallel_for(0, blocks * parts, 1, [&](Index task) {
+    const Index block = task / parts, part = task % parts;
     const Index g0 = block * groups_per_block;
     const Index g1 = std::min(group_count, g0 + groups_per_block);
     const Index q0 = g0 * queries_per_group, q1 = g1 * queries_per_group;
+    const Index begin = n * part / parts, end = n * (part + 1) / parts;
     std::vector<TopK<T>> best;
     best.reserve(static_cast<std::size_t>(g1 - g0));
     for (Index g = g0; g < g1; ++g) best.emplace_back(k);
-    Matrix<T> scores(q1 - q0, std::min(row_block, n));
-    for (Index r0 = 0; r0 < n; r0 += row_block) {
-      const Index rows = std::min(row_block, n - r0);
+    Matrix<T> scores(q1 - q0, std::min(row_block, end - begin));
+    std::vector<Index> candidates(static_cast<std::size_t>(scores.cols()));
+    for (Index r0 = begin; r0 < end; r0 += row_block) {
+      const Index rows = std::min(row_block, end - r0);
       auto tile = scores.leftCols(rows);
       tile.noalias() = queries.middleRows(q0, q1 - q0) * table.middleRows(r0, rows).transpose();
       for (Index g = g0; g < g1; ++g) {
         auto row_scores = score(tile, (g - g0) * queries_per_group, r0);
         const auto& skip = excluded[static_cast<std::size_t>(g)];
         auto& heap = best[static_cast<std::size_t>(g - g0)];
-        // Most rows lose to the current k-th best: one comparison each, nothing else.
-        T threshold = heap.threshold();
+        // Most rows lose to the k-th best so far: a branch-free pass keeps the columns that might
+        // not (never a NaN), and only those are offered, in row order.
+        const T threshold = heap.threshold();
+        std::size_t count = 0;
         for (Index j = 0; j < rows; ++j) {
-          const T value = row_scores(j);
-          if (!(value >= threshold)) continue;  // also skips NaN
-          const Index row = r0 + j;
+          candidates[count] = j;
+          count += row_scores(j) >= threshold;
+        }
+        for (std::size_t c = 0; c < count; ++c) {
+          const Index j = candidates[c], row = r0 + j;
           if (std::find(skip.begin(), skip.end(), row) != skip.end()) continue;
-          heap.offer(row, value);
-          threshold = heap.threshold();
+          heap.offer(row, row_scores(j));
         }
       }
     }
-    for (Index g = g0; g < g1; ++g) {
-      result[static_cast<std::size_t>(g)] = best[static_cast<std::size_t>(g - g0)].take();
-    }
+    auto& out = found[static_cast<std::size_t>(task)];
+    for (auto& heap : best) out.push_back(heap.take());
   });
+  std::vector<std::vector<Scored<T>>> result(static_cast<std::size_t>(group_count));
+  for (Index g = 0; g < group_count; ++g) {
+    const Index block = g / groups_per_block;
+    const auto at = static_cast<std::size_t>(g - block * groups_per_block);
+    auto& first = found[static_cast<std::size_t>(block * parts)][at];
+    if (parts == 1) {
+      result[static_cast<std::size_t>(g)] = std::move(first);
+      continue;
+    }
+    TopK<T> merged(k);
+    for (Index part = 0; part < parts; ++part) {
+      for (const auto& c : found[static_cast<std::size_t>(block * parts + part)][at]) {
+        merged.offer(c.index, c.score);
+      }
+    }
+    result[static_cast<std::size_t>(g)] = merged.take();
+  }
   return result;
 }
 
