@@ -139,6 +139,15 @@ void for_sqrt_chunks(const T* x, Index n, Body&& body) {
   }
 }
 
+// The gradient as PyTorch's SGD and Adagrad first shape it: times sign (-1 to maximize, exact),
+// plus weight_decay * w when WithDecay (L2; PyTorch skips a zero decay, so must the caller).
+template <bool WithDecay, class T>
+T decayed_grad(T sign, T g, T weight_decay, T w) {
+  T d = sign * g;
+  if constexpr (WithDecay) d = d + weight_decay * w;
+  return d;
+}
+
 // Calls f with the two run-time flags as std::bool_constant arguments, so that the row kernels
 // are compiled once per combination without branches inside their loops (which would keep the
 // compiler from vectorizing them).

@@ -130,9 +130,8 @@ std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const
   for (Index g = 0; g < group_count; ++g) {
     const Index block = g / groups_per_block;
     const auto at = static_cast<std::size_t>(g - block * groups_per_block);
-    auto& first = found[static_cast<std::size_t>(block * parts)][at];
     if (parts == 1) {
-      result[static_cast<std::size_t>(g)] = std::move(first);
+      result[static_cast<std::size_t>(g)] = std::move(found[static_cast<std::size_t>(block)][at]);
       continue;
     }
     TopK<T> merged(k);

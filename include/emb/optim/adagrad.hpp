@@ -71,9 +71,7 @@ class Adagrad : public detail::Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
         T* w = this->weight_row(row);
         T* s = this->state_row(sum_index, row);
         auto decayed_grad = [&](Index j) {
-          T d = sign * g[j];
-          if constexpr (with_decay) d = d + wd * w[j];
-          return d;
+          return detail::decayed_grad<with_decay()>(sign, g[j], wd, w[j]);
         };
         for (Index j = 0; j < dim; ++j) {
           const T d = decayed_grad(j);

@@ -73,29 +73,27 @@ class SGD : public detail::Optimizer<SGD<T>, T, SGDOptions, 1> {
       this->apply(grad, o.lazy, [&](Index row, const T* g) {
         T* w = this->weight_row(row);
         auto decayed_grad = [&](Index j) {
-          T d = sign * g[j];
-          if constexpr (with_decay) d = d + wd * w[j];
-          return d;
+          return detail::decayed_grad<with_decay()>(sign, g[j], wd, w[j]);
         };
         if constexpr (!with_momentum) {
           for (Index j = 0; j < dim; ++j) w[j] = w[j] + neg_lr * decayed_grad(j);
-          return;
-        }
-        T* buf = this->state_row(buffer, row);
-        auto update_buffer = [&](Index j) {
-          const T d = decayed_grad(j);
-          buf[j] = first ? d : buf[j] * momentum + keep * d;
-          return d;
-        };
-        if (o.nesterov) {
-          for (Index j = 0; j < dim; ++j) {
-            const T d = update_buffer(j);
-            w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
-          }
         } else {
-          for (Index j = 0; j < dim; ++j) {
-            update_buffer(j);
-            w[j] = w[j] + neg_lr * buf[j];
+          T* buf = this->state_row(buffer, row);
+          auto update_buffer = [&](Index j) {
+            const T d = decayed_grad(j);
+            buf[j] = first ? d : buf[j] * momentum + keep * d;
+            return d;
+          };
+          if (o.nesterov) {
+            for (Index j = 0; j < dim; ++j) {
+              const T d = update_buffer(j);
+              w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
+            }
+          } else {
+            for (Index j = 0; j < dim; ++j) {
+              update_buffer(j);
+              w[j] = w[j] + neg_lr * buf[j];
+            }
           }
         }
       });
