@@ -78,6 +78,8 @@ class Vocabulary {
   std::span<const std::string> words() const { return words_; }
 
   bool has_counts() const { return !counts_.empty(); }
+  // Every count in row order; empty when the vocabulary has no counts.
+  std::span<const std::int64_t> counts() const { return counts_; }
   // The count of row i (0 when the vocabulary has no counts). Throws std::out_of_range for a bad i.
   std::int64_t count(Index i) const {
     check_row("emb::Vocabulary::count", i);
