@@ -1,6 +1,7 @@
 // Trains word vectors on real text with emb's optimizers: a model that tells a word's real
 // neighbours from random words (skip-gram with one negative per positive), on the Lee news
-// corpus. The last tenth of the documents is held out; a coin flip scores 50 % there.
+// corpus read by emb::read_corpus. The last tenth of the documents (lines) is held out; a coin
+// flip scores 50 % there.
 //
 //   train_cooccurrence [CORPUS] [--optimizer sgd|adam|adamw|adagrad|rowwise] [--epochs N]
 //                      [--dim D] [--checkpoint FILE]
@@ -13,18 +14,15 @@
 
 #include <emb/emb.hpp>
 
-#include <algorithm>      // std::shuffle, std::sort
-#include <cctype>         // std::isalnum, std::tolower
-#include <cmath>          // std::exp, std::log
-#include <cstdint>        // std::uint64_t
-#include <cstdlib>        // std::exit, EXIT_FAILURE
-#include <filesystem>     // std::filesystem::exists
-#include <fstream>        // std::ifstream
-#include <iostream>       // std::cout, std::cerr
-#include <random>         // std::mt19937_64
-#include <string>         // std::string, std::stoi
-#include <unordered_map>  // std::unordered_map
-#include <vector>         // std::vector
+#include <algorithm>   // std::shuffle, std::min
+#include <cmath>       // std::exp, std::log
+#include <cstdint>     // std::uint64_t
+#include <cstdlib>     // std::exit, EXIT_FAILURE
+#include <filesystem>  // std::filesystem::exists
+#include <iostream>    // std::cout, std::cerr
+#include <random>      // std::mt19937_64
+#include <string>      // std::string, std::stoi
+#include <vector>      // std::vector
 
 namespace {
 
@@ -74,58 +72,18 @@ Settings parse(int argc, char** argv) {
   return s;
 }
 
-// Documents as lists of word ids; words seen fewer than 5 times are dropped.
-struct Corpus {
-  std::vector<std::vector<Index>> documents{};
-  Index vocabulary = 0;
-};
-
-Corpus read_corpus(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> docs;
-  std::unordered_map<std::string, int> counts;
-  for (std::string line; std::getline(in, line);) {
-    docs.emplace_back();
-    std::string word;
-    for (char c : line + ' ') {
-      if (std::isalnum(static_cast<unsigned char>(c))) {
-        word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      } else if (!word.empty()) {
-        ++counts[word];
-        docs.back().push_back(std::move(word));
-        word.clear();
-      }
-    }
-  }
-  std::vector<std::string> kept;
-  for (const auto& [word, count] : counts) {
-    if (count >= 5) kept.push_back(word);
-  }
-  std::sort(kept.begin(), kept.end());  // ids independent of hash order
-  std::unordered_map<std::string, Index> id;
-  for (std::size_t i = 0; i < kept.size(); ++i) id[kept[i]] = static_cast<Index>(i);
-  Corpus corpus{.vocabulary = static_cast<Index>(kept.size())};
-  for (const auto& doc : docs) {
-    corpus.documents.emplace_back();
-    for (const auto& word : doc) {
-      if (auto it = id.find(word); it != id.end()) corpus.documents.back().push_back(it->second);
-    }
-  }
-  return corpus;
-}
-
 // (center, other, label): label 1 for a word within 2 positions, 0 for a random word.
 struct Pairs {
   std::vector<Index> centers{}, others{};
   std::vector<float> labels{};
 };
 
-Pairs make_pairs(const Corpus& corpus, std::size_t begin, std::size_t end, std::uint64_t seed) {
+Pairs make_pairs(const emb::Corpus& corpus, Index begin, Index end, std::uint64_t seed) {
   std::mt19937_64 engine(seed);
-  std::uniform_int_distribution<Index> random_word(0, corpus.vocabulary - 1);
+  std::uniform_int_distribution<Index> random_word(0, corpus.vocabulary.size() - 1);
   Pairs pairs;
-  for (std::size_t d = begin; d < end; ++d) {
-    const auto& doc = corpus.documents[d];
+  for (Index d = begin; d < end; ++d) {
+    const auto doc = corpus.line(d);
     for (std::size_t i = 0; i < doc.size(); ++i) {
       for (std::size_t j = i > 2 ? i - 2 : 0; j < std::min(doc.size(), i + 3); ++j) {
         if (j == i) continue;
@@ -173,12 +131,13 @@ Score run_batch(emb::Embedding<float>& in, emb::Embedding<float>& out, Opt& opt_
 }
 
 template <class Opt, class Options>
-bool train(const Settings& settings, const Corpus& corpus, Options options) {
-  const std::size_t held_out = corpus.documents.size() * 9 / 10;
+bool train(const Settings& settings, const emb::Corpus& corpus, Options options) {
+  const Index held_out = corpus.lines() * 9 / 10;
   Pairs train_pairs = make_pairs(corpus, 0, held_out, 1);
-  const Pairs test_pairs = make_pairs(corpus, held_out, corpus.documents.size(), 2);
-  emb::Embedding<float> in(corpus.vocabulary, settings.dim, {.seed = 3});
-  emb::Embedding<float> out(corpus.vocabulary, settings.dim, {.seed = 4});
+  const Pairs test_pairs = make_pairs(corpus, held_out, corpus.lines(), 2);
+  const Index vocabulary = corpus.vocabulary.size();
+  emb::Embedding<float> in(vocabulary, settings.dim, {.seed = 3});
+  emb::Embedding<float> out(vocabulary, settings.dim, {.seed = 4});
   in.weight() *= 0.1f;
   out.weight() *= 0.1f;
   Opt opt_in(in, options), opt_out(out, options);
@@ -187,7 +146,7 @@ bool train(const Settings& settings, const Corpus& corpus, Options options) {
     std::cout << "resumed from " << settings.checkpoint << " after " << opt_in.steps()
               << " steps\n";
   }
-  std::cout << corpus.vocabulary << " words, " << train_pairs.labels.size() << " training and "
+  std::cout << vocabulary << " words, " << train_pairs.labels.size() << " training and "
             << test_pairs.labels.size() << " held-out pairs, " << settings.optimizer << '\n';
 
   constexpr std::size_t batch = 256;
@@ -247,8 +206,9 @@ int main(int argc, char** argv) {
     std::cout << "train_cooccurrence: no corpus at " << settings.corpus << ": skipped\n";
     return 77;
   }
-  const Corpus corpus = read_corpus(settings.corpus);
-  if (corpus.vocabulary < 2) fail("the corpus has fewer than 2 words seen 5 times");
+  // fastText's tokenization (whitespace, "</s>" ending each line), words seen 5 times or more.
+  const emb::Corpus corpus = emb::read_corpus(settings.corpus, {.min_count = 5});
+  if (corpus.vocabulary.size() < 2) fail("the corpus has fewer than 2 words seen 5 times");
   namespace optim = emb::optim;
   bool ok = false;
   try {

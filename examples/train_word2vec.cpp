@@ -1,61 +1,56 @@
 // train-word2vec: skip-gram word vectors with negative sampling (word2vec), trained on emb tables.
 //
-//   train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-window 5] [-neg 5]
-//                  [-epoch 5] [-minCount 5] [-thread N] [-lr 0.025] [-t 1e-4] [-seed S]
-//                  [-optimizer sgd|adam] [-verbose 0|1|2]
+//   train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-ws 5] [-neg 5]
+//                  [-epoch 5] [-minCount 5] [-thread 12] [-lr 0.05] [-t 1e-4] [-seed 0]
+//                  [-optimizer sgd|adam] [-verbose 2]
 //
-// CORPUS is any text file, one sentence a line, tokens separated by whitespace. VECTORS is
-// written in word2vec's text format (binary with -binary), the format `word-lookup` reads.
+// The options are fastText's (`fasttext skipgram`), with fastText's defaults; -window is a
+// synonym of -ws. CORPUS is any text file, tokens separated by whitespace. VECTORS is written in
+// word2vec's text format (binary with -binary), the format `word-lookup` reads.
 //
-// The model is Mikolov et al.'s skip-gram with negative sampling, with the hyper-parameter
-// semantics of fastText's `skipgram -maxn 0`: for every kept center word and every context word
-// within a window drawn uniformly from [1, window], one positive and `neg` negative binary
-// logistic terms; negatives drawn from the unigram distribution raised to 0.75 (word2vec's
-// exponent; fastText uses 0.5), never equal to the positive word; a word of corpus frequency f is
-// kept with probability sqrt(t / f) + t / f; the learning rate decays linearly from lr to 0 over
-// epoch * (corpus words).
-//
-// How emb does the training (see docs/WORD2VEC.md): the input and output vectors are two
-// emb::Embedding<float> tables. Each thread takes a minibatch (one line, or at most
-// `max_batch_centers` kept words of a long line), gathers the rows it needs with forward(),
-// computes the scores and their sigmoid gradients, accumulates them straight into two
-// row-sparse emb::Gradient<float> (the same value Embedding::backward would return for the
-// per-position gradients, without materialising them), and applies them with
-// emb::optim::SGD{.lazy = true}, whose learning rate it sets from the linear schedule. With
-// several threads the updates are Hogwild (Recht et al., 2011), as in word2vec and fastText:
+// The model is fastText's `skipgram -maxn 0` (Mikolov et al.'s skip-gram with negative sampling),
+// built from the library's parts (docs/WORD2VEC.md):
+// - emb::read_corpus: fastText's tokenization, "</s>" ending every line, words below -minCount
+//   dropped, a line read for training as fastText's getLine reads it;
+// - emb::Subsampler: a word of frequency f is kept with probability sqrt(t / f) + t / f;
+// - emb::NegativeSampler: negatives from unigram^0.75 (word2vec's exponent; fastText's is 0.5),
+//   never the positive word;
+// - two emb::Embedding<float> tables (input and output vectors): each thread takes a minibatch
+//   (one line, or at most `max_batch_centers` kept words of a long line), gathers its rows with
+//   forward(), computes the scores and their sigmoid gradients, sums them per row in two
+//   emb::GradientAccumulator<float>, and steps emb::optim::SGD<float>{.lazy = true} (or lazy
+//   Adam) with the learning rate of the linear schedule.
+// With several threads the updates are Hogwild (Recht et al., 2011), as in word2vec and fastText:
 // threads read and write shared rows without locks, so such runs are not reproducible. With one
-// thread and a seed the output is identical from run to run. `-optimizer adam` uses lazy Adam
-// (torch.optim.SparseAdam) instead; its moments are shared state, so its steps are serialized
-// by a mutex while the scores are still computed in parallel.
+// thread and a seed the output is identical from run to run. Adam's moments are shared state, so
+// its steps are serialized by a mutex while the scores are still computed in parallel.
 
 #include <emb/embedding.hpp>
 #include <emb/gradient.hpp>
+#include <emb/gradient_accumulator.hpp>
 #include <emb/io/word2vec.hpp>
 #include <emb/optim/adam.hpp>
 #include <emb/optim/sgd.hpp>
+#include <emb/text/corpus.hpp>
+#include <emb/text/sampling.hpp>
 
-#include <algorithm>      // std::sort, std::min, std::max
-#include <array>          // std::array
-#include <atomic>         // std::atomic
-#include <chrono>         // std::chrono::steady_clock
-#include <cmath>          // std::exp, std::log, std::pow, std::sqrt
-#include <cstdint>        // std::int32_t, std::int64_t, std::uint64_t
-#include <cstdio>         // std::fprintf
-#include <cstdlib>        // EXIT_SUCCESS
-#include <exception>      // std::exception
-#include <filesystem>     // std::filesystem::is_directory
-#include <fstream>        // std::ifstream
-#include <iostream>       // std::cout, std::cerr
-#include <iterator>       // std::istreambuf_iterator
-#include <mutex>          // std::mutex, std::lock_guard
-#include <optional>       // std::optional
-#include <sstream>        // std::ostringstream
-#include <stdexcept>      // std::invalid_argument, std::runtime_error
-#include <string>         // std::string
-#include <string_view>    // std::string_view
-#include <thread>         // std::thread
-#include <unordered_map>  // std::unordered_map
-#include <vector>         // std::vector
+#include <algorithm>  // std::min, std::max
+#include <array>      // std::array
+#include <atomic>     // std::atomic
+#include <chrono>     // std::chrono::steady_clock
+#include <cmath>      // std::exp, std::log1p, std::sqrt
+#include <cstdint>    // std::int32_t, std::int64_t, std::uint64_t
+#include <cstdio>     // std::fprintf
+#include <cstdlib>    // EXIT_SUCCESS
+#include <exception>  // std::exception
+#include <iostream>   // std::cout, std::cerr
+#include <mutex>      // std::mutex, std::lock_guard
+#include <optional>   // std::optional
+#include <sstream>    // std::ostringstream
+#include <stdexcept>  // std::invalid_argument, std::runtime_error
+#include <string>     // std::string
+#include <thread>     // std::thread
+#include <vector>     // std::vector
 
 #include <unistd.h>  // isatty: progress is redrawn in place only on a terminal
 #if defined(_OPENMP)
@@ -74,9 +69,13 @@ constexpr int exit_usage = 2;  // bad command line, missing/empty/unreadable cor
 constexpr std::size_t max_batch_centers = 64;
 
 const char* const usage =
-    "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-window 5]\n"
-    "                      [-neg 5] [-epoch 5] [-minCount 5] [-thread N] [-lr 0.025]\n"
-    "                      [-t 1e-4] [-seed 1] [-optimizer sgd|adam] [-verbose 2]\n";
+    "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-ws 5]\n"
+    "                      [-neg 5] [-epoch 5] [-minCount 5] [-thread 12] [-lr 0.05]\n"
+    "                      [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
+    "Every option fastText has means what it means in `fasttext skipgram -maxn 0` and has\n"
+    "fastText's default (shown); -window is a synonym of -ws. -lr defaults to 0.001 with\n"
+    "-optimizer adam. -binary writes word2vec's binary format instead of its text format.\n"
+    "-verbose 2 prints progress on stderr, 1 a summary on stdout, 0 errors only.\n";
 
 struct Options {
   std::string input{};
@@ -87,10 +86,10 @@ struct Options {
   int neg = 5;
   int epoch = 5;
   std::int64_t min_count = 5;
-  int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  std::optional<double> lr{};  // default: 0.025 for sgd, 0.001 for adam
+  int threads = 12;
+  std::optional<double> lr{};  // default: 0.05 for sgd, 0.001 for adam
   double t = 1e-4;
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 0;
   bool adam = false;
   int verbose = 2;  // 0: errors only, 1: summary, 2: summary and progress
   bool help = false;
@@ -131,7 +130,7 @@ Options parse_options(int argc, char** argv) {
       options.output = value;
     } else if (name == "-dim") {
       options.dim = parse_value<Index>(name, value, 1, 10000);
-    } else if (name == "-window") {
+    } else if (name == "-ws" || name == "-window") {
       options.window = parse_value(name, value, 1, 1000);
     } else if (name == "-neg") {
       options.neg = parse_value(name, value, 0, 1000);
@@ -168,96 +167,24 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The corpus as word ids: line k is tokens[line_starts[k], line_starts[k + 1]). Words below
-// min_count are dropped, as fastText and word2vec do; ids are ranked by count, most frequent
-// first (ties: first occurrence first), so the output lists frequent words first.
-struct Corpus {
-  std::vector<std::string> words;
-  std::vector<std::int64_t> counts;
-  std::vector<std::int32_t> tokens;
-  std::vector<std::int64_t> line_starts;
-  std::int64_t raw_tokens = 0;  // every token of the file, kept or not
-};
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == '\n';
-}
-
-// Calls on_token(token) and on_line_end() over the text.
-template <class OnToken, class OnLineEnd>
-void scan(std::string_view text, OnToken&& on_token, OnLineEnd&& on_line_end) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == '\n') {
-      on_line_end();
-      ++i;
-    } else if (is_space(text[i])) {
-      ++i;
-    } else {
-      const std::size_t begin = i;
-      while (i < text.size() && !is_space(text[i])) ++i;
-      on_token(text.substr(begin, i - begin));
-    }
+// The corpus, or a UsageError saying why there is nothing to train on.
+emb::Corpus read_corpus(const Options& options) {
+  emb::Corpus corpus;
+  try {
+    corpus = emb::read_corpus(options.input, {.min_count = options.min_count});
+  } catch (const std::runtime_error& e) {  // "emb::read_corpus: PATH: why"
+    const std::string what = e.what();
+    throw UsageError("cannot read corpus '" + options.input +
+                     "': " + what.substr(what.rfind(": ") + 2));
   }
-  on_line_end();
-}
-
-Corpus read_corpus(const std::string& path, std::int64_t min_count) {
-  std::ifstream file(path, std::ios::binary);
-  std::error_code error;  // a directory opens on Linux but reads as empty: say what it is
-  if (!file || std::filesystem::is_directory(path, error)) {
-    throw UsageError("cannot read corpus '" + path + "'");
+  if (corpus.tokens == corpus.line_ends) {
+    throw UsageError("corpus '" + options.input + "' is empty");
   }
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) throw UsageError("cannot read corpus '" + path + "'");
-
-  struct Entry {
-    std::int64_t count = 0;
-    std::int64_t first = 0;  // order of first occurrence, for deterministic tie-breaking
-    std::int32_t id = -1;
-  };
-  std::unordered_map<std::string_view, Entry> entries;
-  Corpus corpus;
-  scan(
-      text,
-      [&](std::string_view token) {
-        auto [it, inserted] = entries.try_emplace(token);
-        if (inserted) it->second.first = static_cast<std::int64_t>(entries.size());
-        ++it->second.count;
-        ++corpus.raw_tokens;
-      },
-      [] {});
-  if (corpus.raw_tokens == 0) throw UsageError("corpus '" + path + "' is empty");
-
-  std::vector<std::pair<std::string_view, Entry*>> kept;
-  for (auto& [word, entry] : entries) {
-    if (entry.count >= min_count) kept.emplace_back(word, &entry);
+  const auto& vocabulary = corpus.vocabulary;
+  if (vocabulary.empty() || (vocabulary.size() == 1 && vocabulary.word(0) == "</s>")) {
+    throw UsageError("no word of corpus '" + options.input + "' occurs -minCount " +
+                     std::to_string(options.min_count) + " times");
   }
-  if (kept.empty()) {
-    throw UsageError("no word of corpus '" + path + "' occurs -minCount " +
-                     std::to_string(min_count) + " times");
-  }
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    if (a.second->count != b.second->count) return a.second->count > b.second->count;
-    return a.second->first < b.second->first;
-  });
-  for (std::size_t id = 0; id < kept.size(); ++id) {
-    kept[id].second->id = static_cast<std::int32_t>(id);
-    corpus.words.emplace_back(kept[id].first);
-    corpus.counts.push_back(kept[id].second->count);
-  }
-
-  corpus.line_starts.push_back(0);
-  scan(
-      text,
-      [&](std::string_view token) {
-        const std::int32_t id = entries.find(token)->second.id;
-        if (id >= 0) corpus.tokens.push_back(id);
-      },
-      [&] {
-        const auto end = static_cast<std::int64_t>(corpus.tokens.size());
-        if (end > corpus.line_starts.back()) corpus.line_starts.push_back(end);
-      });
   return corpus;
 }
 
@@ -273,28 +200,6 @@ struct Random {
   float uniform() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }  // [0, 1)
   std::uint64_t below(std::uint64_t n) { return next() % n; }
 };
-
-// word2vec's unigram^0.75 table, shuffled once so a thread can read it sequentially from a random
-// start (fastText's cache-friendly scheme) instead of jumping around 40 MB per draw.
-std::vector<std::int32_t> negative_table(const std::vector<std::int64_t>& counts,
-                                         std::uint64_t seed) {
-  // fastText's 10M entries; a small vocabulary needs far fewer, and tests start faster.
-  const double size = std::min(1e7, 1000.0 * static_cast<double>(counts.size()));
-  double total = 0;
-  for (auto c : counts) total += std::pow(static_cast<double>(c), 0.75);
-  std::vector<std::int32_t> table;
-  table.reserve(static_cast<std::size_t>(size) + counts.size());
-  for (std::size_t w = 0; w < counts.size(); ++w) {
-    const double share = std::pow(static_cast<double>(counts[w]), 0.75) / total;
-    const auto n = std::max<std::int64_t>(1, static_cast<std::int64_t>(share * size));
-    table.insert(table.end(), static_cast<std::size_t>(n), static_cast<std::int32_t>(w));
-  }
-  Random random{seed ^ 0x6e6567ULL};
-  for (std::size_t i = table.size() - 1; i > 0; --i) {
-    std::swap(table[i], table[random.below(i + 1)]);
-  }
-  return table;
-}
 
 // sigmoid(x) and log(sigmoid(x)) tabulated over [-8, 8] as word2vec and fastText do: exact
 // enough for SGD and several times cheaper than std::exp per score.
@@ -331,14 +236,14 @@ class SigmoidTable {
 // What all threads share.
 struct Training {
   const Options& options;
-  const Corpus& corpus;
+  const emb::Corpus& corpus;
   emb::Embedding<float>& input;   // the word vectors: (vocabulary, dim)
   emb::Embedding<float>& output;  // the context ("negative") vectors: (vocabulary, dim)
-  std::vector<float> keep{};      // subsampling: probability of keeping each word
-  std::vector<std::int32_t> negatives{};
+  emb::Subsampler keep;
+  emb::NegativeSampler negatives;
   SigmoidTable sigmoid{};
-  double lr = 0.025;
-  std::int64_t total_words = 0;  // epoch * corpus words: the length of the lr schedule
+  double lr = 0.05;
+  std::int64_t total_words = 0;  // epoch * corpus ids: the length of the lr schedule
 
   // Lazy Adam: one optimizer per table, shared, stepped under the mutex.
   std::optional<emb::optim::Adam<float>> adam_input{}, adam_output{};
@@ -372,36 +277,28 @@ class Worker {
         loss_(loss),
         random_{thread_seed(training.options.seed, thread)},
         dim_(training.options.dim),
-        in_slot_(training.corpus.words.size(), -1),
-        out_slot_(training.corpus.words.size(), -1) {
-    const auto vocabulary = static_cast<Index>(training.corpus.words.size());
-    input_grad_.num_embeddings = vocabulary;
-    output_grad_.num_embeddings = vocabulary;
+        input_sums_(training.input.num_embeddings(), dim_),
+        output_sums_(training.output.num_embeddings(), dim_) {
     if (!training.adam_input) {
       sgd_input_.emplace(training.input, emb::optim::SGDOptions{.lr = t_.lr, .lazy = true});
       sgd_output_.emplace(training.output, emb::optim::SGDOptions{.lr = t_.lr, .lazy = true});
     }
-    negative_position_ = random_.below(training.negatives.size());
-    center_grad_.resize(static_cast<std::size_t>(dim_));
+    negative_cursor_ = training.negatives.start(random_.next());
+    center_grad_.resize(dim_);
   }
 
   void run() {
-    const auto& starts = t_.corpus.line_starts;
-    const auto lines = static_cast<std::int64_t>(starts.size()) - 1;
+    const Index lines = t_.corpus.lines();
     const int threads = t_.options.threads;
-    const std::int64_t first = lines * thread_ / threads;
-    const std::int64_t last = lines * (thread_ + 1) / threads;
+    const Index first = lines * thread_ / threads;
+    const Index last = lines * (thread_ + 1) / threads;
 #if defined(_OPENMP)
     // The worker threads are the parallelism: an optimizer step on a large minibatch must not
     // start OpenMP threads of its own beside them.
     if (threads > 1) omp_set_num_threads(1);
 #endif
     for (int epoch = 0; epoch < t_.options.epoch; ++epoch) {
-      for (std::int64_t line = first; line < last; ++line) {
-        const auto begin = static_cast<std::size_t>(starts[static_cast<std::size_t>(line)]);
-        const auto end = static_cast<std::size_t>(starts[static_cast<std::size_t>(line) + 1]);
-        train_line(begin, end, epoch);
-      }
+      for (Index line = first; line < last; ++line) train_line(t_.corpus.line(line), epoch);
       publish();
     }
     t_.threads_done.fetch_add(1);
@@ -410,13 +307,12 @@ class Worker {
  private:
   // Subsamples the line, then trains on it in minibatches of kept center words; a center's
   // context comes from the whole kept line.
-  void train_line(std::size_t begin, std::size_t end, int epoch) {
+  void train_line(std::span<const std::int32_t> line, int epoch) {
     kept_.clear();
-    for (std::size_t i = begin; i < end; ++i) {
-      const std::int32_t w = t_.corpus.tokens[i];
-      if (random_.uniform() < t_.keep[static_cast<std::size_t>(w)]) kept_.push_back(w);
+    for (std::int32_t w : line) {
+      if (t_.keep(w, random_.uniform())) kept_.push_back(w);
     }
-    pending_words_ += static_cast<std::int64_t>(end - begin);
+    pending_words_ += static_cast<std::int64_t>(line.size());
     if (pending_words_ >= 10000) publish();
     if (kept_.size() < 2) return;
     const double progress =
@@ -433,11 +329,10 @@ class Worker {
     const int window = t_.options.window, neg = t_.options.neg;
     const auto n = static_cast<std::ptrdiff_t>(kept_.size());
 
-    // 1. The (center, target, label) terms: per pair, the context word then neg negatives.
+    // 1. The (center, target, label) terms: per pair, the context word then neg negatives. The
+    // accumulators number the rows the minibatch touches (their slots).
     centers_.clear();
     targets_.clear();
-    input_grad_.rows.clear();
-    output_grad_.rows.clear();
     for (std::size_t c = first; c < last; ++c) {
       const auto i = static_cast<std::ptrdiff_t>(c);
       const auto reach = static_cast<std::ptrdiff_t>(1 + random_.below(std::uint64_t(window)));
@@ -446,49 +341,40 @@ class Worker {
            j <= std::min(n - 1, i + reach); ++j) {
         if (j == i) continue;
         const std::int32_t context = kept_[static_cast<std::size_t>(j)];
-        add_target(context);
-        for (int k = 0; k < neg; ++k) add_target(negative(context));
+        targets_.push_back(output_sums_.slot(context));
+        for (int k = 0; k < neg; ++k) {
+          targets_.push_back(output_sums_.slot(t_.negatives.draw(negative_cursor_, context)));
+        }
       }
       if (targets_.size() == before) continue;
-      centers_.push_back({kept_[c], before, targets_.size()});
-      mark(in_slot_, input_grad_.rows, kept_[c]);
+      centers_.push_back({input_sums_.slot(kept_[c]), before, targets_.size()});
     }
     if (centers_.empty()) return;
 
-    // 2. The rows the minibatch touches, strictly increasing: a Gradient's row order.
-    number_rows(in_slot_, input_grad_.rows);
-    number_rows(out_slot_, output_grad_.rows);
-    const auto n_in = static_cast<Index>(input_grad_.rows.size());
-    const auto n_out = static_cast<Index>(output_grad_.rows.size());
-
-    // 3. Forward: gather the rows (a snapshot: every score of the minibatch sees the same
+    // 2. Forward: gather the rows (a snapshot: every score of the minibatch sees the same
     // weights, as in any minibatch SGD).
+    const Index n_in = input_sums_.size(), n_out = output_sums_.size();
     if (in_rows_.rows() < n_in) in_rows_.resize(std::max(n_in, 2 * in_rows_.rows()), dim_);
     if (out_rows_.rows() < n_out) out_rows_.resize(std::max(n_out, 2 * out_rows_.rows()), dim_);
-    t_.input.forward(std::span<const Index>(input_grad_.rows), in_rows_.topRows(n_in));
-    t_.output.forward(std::span<const Index>(output_grad_.rows), out_rows_.topRows(n_out));
+    t_.input.forward(input_sums_.rows(), in_rows_.topRows(n_in));
+    t_.output.forward(output_sums_.rows(), out_rows_.topRows(n_out));
 
-    // 4. Scores, loss and the gradient of the loss, accumulated row-sparse.
-    input_grad_.values.setZero(n_in, dim_);
-    output_grad_.values.setZero(n_out, dim_);
-    Eigen::Map<Eigen::VectorXf> center_grad(center_grad_.data(), dim_);
+    // 3. Scores, loss and the gradient of the loss, summed per row.
     double loss = 0;
     for (const Center& center : centers_) {
-      const Index in_row = in_slot_[static_cast<std::size_t>(center.word)];
-      const auto h = in_rows_.row(in_row);
-      center_grad.setZero();
+      const auto h = in_rows_.row(center.slot);
+      center_grad_.setZero();
       for (std::size_t k = center.begin; k < center.end; ++k) {
         const bool positive = (k - center.begin) % static_cast<std::size_t>(neg + 1) == 0;
-        const Index out_row = out_slot_[static_cast<std::size_t>(targets_[k])];
-        const auto o = out_rows_.row(out_row);
+        const auto o = out_rows_.row(targets_[k]);
         const float score = h.dot(o);
         // d(-log sigmoid(+-score)) / d score = sigmoid(score) - label
         const float g = t_.sigmoid.sigmoid(score) - (positive ? 1.0f : 0.0f);
         loss -= t_.sigmoid.log_sigmoid(positive ? score : -score);
-        center_grad.noalias() += g * o.transpose();
-        output_grad_.values.row(out_row).noalias() += g * h;
+        center_grad_.noalias() += g * o;
+        output_sums_.add_at(targets_[k], g, h);
       }
-      input_grad_.values.row(in_row) += center_grad.transpose();
+      input_sums_.add_at(center.slot, center_grad_);
     }
     const auto pairs = static_cast<std::int64_t>(targets_.size()) / (neg + 1);
     loss_.sum[static_cast<std::size_t>(epoch)] += loss;
@@ -496,10 +382,10 @@ class Worker {
     pending_loss_ += loss;
     pending_pairs_ += pairs;
 
-    // 5. The optimizer step on both tables.
+    // 4. The row-sparse gradients (rows sorted) and the optimizer step on both tables.
+    input_sums_.finalize(input_grad_);
+    output_sums_.finalize(output_grad_);
     step(lr);
-    for (Index row : input_grad_.rows) in_slot_[static_cast<std::size_t>(row)] = -1;
-    for (Index row : output_grad_.rows) out_slot_[static_cast<std::size_t>(row)] = -1;
   }
 
   void step(double lr) {
@@ -517,39 +403,6 @@ class Worker {
     t_.adam_output->step(output_grad_);
   }
 
-  void add_target(std::int32_t word) {
-    targets_.push_back(word);
-    mark(out_slot_, output_grad_.rows, word);
-  }
-
-  // Records `word` as a row of the minibatch the first time it is seen.
-  static void mark(std::vector<Index>& slot, std::vector<Index>& rows, std::int32_t word) {
-    auto& s = slot[static_cast<std::size_t>(word)];
-    if (s < 0) {
-      s = 0;
-      rows.push_back(word);
-    }
-  }
-
-  // Sorts the minibatch's rows and gives each its position: slot[row] = k for rows[k].
-  static void number_rows(std::vector<Index>& slot, std::vector<Index>& rows) {
-    std::sort(rows.begin(), rows.end());
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      slot[static_cast<std::size_t>(rows[k])] = static_cast<Index>(k);
-    }
-  }
-
-  // The next word of the shuffled table that differs from `positive` (fastText's rule).
-  std::int32_t negative(std::int32_t positive) {
-    const auto& table = t_.negatives;
-    std::int32_t word;
-    do {
-      word = table[negative_position_];
-      if (++negative_position_ == table.size()) negative_position_ = 0;
-    } while (word == positive && t_.corpus.words.size() > 1);
-    return word;
-  }
-
   void publish() {
     t_.words_done.fetch_add(pending_words_, std::memory_order_relaxed);
     pending_words_ = 0;
@@ -562,7 +415,7 @@ class Worker {
   }
 
   struct Center {
-    std::int32_t word;
+    Index slot;              // its row in in_rows_ and input_sums_
     std::size_t begin, end;  // its terms: targets_[begin, end)
   };
 
@@ -572,13 +425,14 @@ class Worker {
   Random random_;
   Index dim_;
   std::optional<emb::optim::SGD<float>> sgd_input_{}, sgd_output_{};
-  std::vector<Index> in_slot_, out_slot_;  // word -> row of the minibatch gradient, or -1
-  std::vector<std::int32_t> kept_, targets_;
+  emb::GradientAccumulator<float> input_sums_, output_sums_;
+  std::vector<std::int32_t> kept_;
+  std::vector<Index> targets_;  // slots of output_sums_ (rows of out_rows_)
   std::vector<Center> centers_;
   emb::Gradient<float> input_grad_, output_grad_;
   emb::Matrix<float> in_rows_, out_rows_;  // forward outputs, grown as needed, reused
-  std::vector<float> center_grad_;
-  std::size_t negative_position_ = 0;
+  Eigen::RowVectorXf center_grad_;
+  std::size_t negative_cursor_ = 0;
   std::int64_t pending_words_ = 0, pending_pairs_ = 0;
   double pending_loss_ = 0;
 };
@@ -608,13 +462,14 @@ void print_progress(Training& training, Clock::time_point start, bool final, boo
 
 int train(const Options& options) {
   const auto read_start = Clock::now();
-  const Corpus corpus = read_corpus(options.input, options.min_count);
-  const auto vocabulary = static_cast<Index>(corpus.words.size());
-  const auto words = static_cast<std::int64_t>(corpus.tokens.size());
+  const emb::Corpus corpus = read_corpus(options);
+  const Index vocabulary = corpus.vocabulary.size();
+  const auto words = static_cast<std::int64_t>(corpus.ids.size());
   if (options.verbose >= 1) {
-    std::cout << "read " << corpus.raw_tokens << " tokens, " << words << " in a vocabulary of "
-              << vocabulary << " words (minCount " << options.min_count << ") in "
-              << std::chrono::duration<double>(Clock::now() - read_start).count() << " s\n";
+    std::cout << "read " << corpus.tokens << " tokens (" << corpus.line_ends << " </s>), " << words
+              << " in a vocabulary of " << vocabulary << " words (minCount " << options.min_count
+              << ") in " << std::chrono::duration<double>(Clock::now() - read_start).count()
+              << " s\n";
   }
 
   // word2vec's initialisation: small random input vectors, zero output vectors. The library's
@@ -624,18 +479,19 @@ int train(const Options& options) {
   emb::Embedding<float> output(vocabulary, options.dim, {.seed = options.seed + 1});
   output.weight().setZero();
 
-  Training training{.options = options,
-                    .corpus = corpus,
-                    .input = input,
-                    .output = output,
-                    .negatives = negative_table(corpus.counts, options.seed),
-                    .lr = options.lr.value_or(options.adam ? 0.001 : 0.025),
-                    .total_words = std::max<std::int64_t>(1, words * options.epoch)};
-  training.keep.resize(corpus.counts.size());
-  for (std::size_t w = 0; w < corpus.counts.size(); ++w) {
-    const double f = static_cast<double>(corpus.counts[w]) / static_cast<double>(words);
-    training.keep[w] = static_cast<float>(std::sqrt(options.t / f) + options.t / f);
-  }
+  // fastText's 10^7-entry negative table; a small vocabulary needs far fewer, and tests start
+  // faster.
+  const auto table_size = std::min<std::int64_t>(10'000'000, 1000 * vocabulary);
+  Training training{
+      .options = options,
+      .corpus = corpus,
+      .input = input,
+      .output = output,
+      .keep = emb::Subsampler(corpus.vocabulary.counts(), corpus.tokens, options.t),
+      .negatives = emb::NegativeSampler(corpus.vocabulary.counts(),
+                                        {.table_size = table_size, .seed = options.seed}),
+      .lr = options.lr.value_or(options.adam ? 0.001 : 0.05),
+      .total_words = std::max<std::int64_t>(1, words * options.epoch)};
   if (options.adam) {
     training.adam_input.emplace(input, emb::optim::AdamOptions{.lr = training.lr, .lazy = true});
     training.adam_output.emplace(output, emb::optim::AdamOptions{.lr = training.lr, .lazy = true});
@@ -680,7 +536,7 @@ int train(const Options& options) {
               << static_cast<double>(training.total_words) / seconds / options.threads
               << " words/sec/thread (" << options.threads << " threads)\n";
   }
-  emb::io::save_word2vec(options.output, corpus.words, input.weight(), options.binary);
+  emb::io::save_word2vec(options.output, corpus.vocabulary.words(), input.weight(), options.binary);
   if (options.verbose >= 1) std::cout << "wrote " << options.output << '\n';
   return EXIT_SUCCESS;
 }
