@@ -330,7 +330,7 @@ class Worker {
     const auto n = static_cast<std::ptrdiff_t>(kept_.size());
 
     // 1. The (center, target, label) terms: per pair, the context word then neg negatives. The
-    // accumulators number the rows the minibatch touches (their slots).
+    // accumulators give the rows the minibatch touches slots, numbered in row order.
     centers_.clear();
     targets_.clear();
     for (std::size_t c = first; c < last; ++c) {
@@ -341,15 +341,16 @@ class Worker {
            j <= std::min(n - 1, i + reach); ++j) {
         if (j == i) continue;
         const std::int32_t context = kept_[static_cast<std::size_t>(j)];
-        targets_.push_back(output_sums_.slot(context));
-        for (int k = 0; k < neg; ++k) {
-          targets_.push_back(output_sums_.slot(t_.negatives.draw(negative_cursor_, context)));
-        }
+        add_target(context);
+        for (int k = 0; k < neg; ++k) add_target(t_.negatives.draw(negative_cursor_, context));
       }
       if (targets_.size() == before) continue;
-      centers_.push_back({input_sums_.slot(kept_[c]), before, targets_.size()});
+      centers_.push_back({kept_[c], before, targets_.size()});
+      input_sums_.slot(kept_[c]);
     }
     if (centers_.empty()) return;
+    input_sums_.sort_rows();
+    output_sums_.sort_rows();
 
     // 2. Forward: gather the rows (a snapshot: every score of the minibatch sees the same
     // weights, as in any minibatch SGD).
@@ -362,19 +363,21 @@ class Worker {
     // 3. Scores, loss and the gradient of the loss, summed per row.
     double loss = 0;
     for (const Center& center : centers_) {
-      const auto h = in_rows_.row(center.slot);
+      const Index in_slot = input_sums_.slot(center.word);
+      const auto h = in_rows_.row(in_slot);
       center_grad_.setZero();
       for (std::size_t k = center.begin; k < center.end; ++k) {
         const bool positive = (k - center.begin) % static_cast<std::size_t>(neg + 1) == 0;
-        const auto o = out_rows_.row(targets_[k]);
+        const Index out_slot = output_sums_.slot(targets_[k]);
+        const auto o = out_rows_.row(out_slot);
         const float score = h.dot(o);
         // d(-log sigmoid(+-score)) / d score = sigmoid(score) - label
         const float g = t_.sigmoid.sigmoid(score) - (positive ? 1.0f : 0.0f);
         loss -= t_.sigmoid.log_sigmoid(positive ? score : -score);
         center_grad_.noalias() += g * o;
-        output_sums_.add_at(targets_[k], g, h);
+        output_sums_.add_at(out_slot, g, h);
       }
-      input_sums_.add_at(center.slot, center_grad_);
+      input_sums_.add_at(in_slot, center_grad_);
     }
     const auto pairs = static_cast<std::int64_t>(targets_.size()) / (neg + 1);
     loss_.sum[static_cast<std::size_t>(epoch)] += loss;
@@ -382,7 +385,7 @@ class Worker {
     pending_loss_ += loss;
     pending_pairs_ += pairs;
 
-    // 4. The row-sparse gradients (rows sorted) and the optimizer step on both tables.
+    // 4. The row-sparse gradients (moved out of the accumulators) and the optimizer step.
     input_sums_.finalize(input_grad_);
     output_sums_.finalize(output_grad_);
     step(lr);
@@ -403,6 +406,11 @@ class Worker {
     t_.adam_output->step(output_grad_);
   }
 
+  void add_target(std::int32_t word) {
+    targets_.push_back(word);
+    output_sums_.slot(word);
+  }
+
   void publish() {
     t_.words_done.fetch_add(pending_words_, std::memory_order_relaxed);
     pending_words_ = 0;
@@ -415,7 +423,7 @@ class Worker {
   }
 
   struct Center {
-    Index slot;              // its row in in_rows_ and input_sums_
+    std::int32_t word;
     std::size_t begin, end;  // its terms: targets_[begin, end)
   };
 
@@ -426,8 +434,7 @@ class Worker {
   Index dim_;
   std::optional<emb::optim::SGD<float>> sgd_input_{}, sgd_output_{};
   emb::GradientAccumulator<float> input_sums_, output_sums_;
-  std::vector<std::int32_t> kept_;
-  std::vector<Index> targets_;  // slots of output_sums_ (rows of out_rows_)
+  std::vector<std::int32_t> kept_, targets_;
   std::vector<Center> centers_;
   emb::Gradient<float> input_grad_, output_grad_;
   emb::Matrix<float> in_rows_, out_rows_;  // forward outputs, grown as needed, reused

@@ -3,7 +3,7 @@
 #                       and binary outputs have the shape word2vec's formats require
 #   CASE=deterministic  one thread and a seed: two runs give identical files, another seed not
 #   CASE=errors         missing or empty corpus, bad options: exit 2 with a one-line message;
-#                       -help: the usage on stdout, exit 0
+#                       -help: the usage on stdout (saying the defaults are fastText's), exit 0
 # CORPUS is a text file to train on; when it does not exist a small corpus is generated.
 
 cmake_minimum_required(VERSION 3.21)
@@ -127,6 +127,7 @@ elseif(CASE STREQUAL "errors")
       "-input|${corpus}|-output|${WORK}/x.txt|-minCount|100000" "occurs -minCount 100000 times"
       "-input|${corpus}|-output|${WORK}/x.txt|-dim|abc" "option -dim needs a number in .1, "
       "-input|${corpus}|-output|${WORK}/x.txt|-dim|0" "option -dim needs a number in .1, "
+      "-input|${corpus}|-output|${WORK}/x.txt|-ws|0" "option -ws needs a number in .1, "
       "-input|${corpus}|-output|${WORK}/x.txt|-lr" "option -lr needs a value"
       "-input|${corpus}|-output|${WORK}/x.txt|-optimizer|rmsprop" "needs sgd or adam, got 'rmsprop'"
       "-input|${corpus}|-output|${WORK}/x.txt|-foo|1" "unknown option '-foo'"
@@ -147,6 +148,7 @@ elseif(CASE STREQUAL "errors")
   endforeach()
   run_tool(-help)
   check("-help: exit status ${rc}, stdout '${out}'" rc EQUAL 0 AND out MATCHES "^usage: train-word2vec")
+  check("-help does not say the defaults are fastText's: '${out}'" out MATCHES "fastText's default")
   # Corpus errors are one line; option errors add the usage text.
   run_tool(-input ${WORK}/missing.txt -output ${WORK}/x.txt)
   string(REGEX MATCHALL "\n" newlines "${err}")

@@ -78,6 +78,45 @@ TEMPLATE_TEST_CASE("slots number rows in order of first appearance and add_at su
   CHECK(g.values == want);
 }
 
+TEMPLATE_TEST_CASE("sort_rows renumbers slots by row and keeps the sums", "[gradient_accumulator]",
+                   float, double) {
+  using T = TestType;
+  const Index num = 41, dim = 5;
+  const auto indices = skewed_indices(700, num, 21);
+  const Matrix<T> grad_output = random_rows<T>(700, dim, 22);
+  const emb::Embedding<T> table(num, dim, {.seed = 4});
+  const Gradient<T> want = table.backward(indices, grad_output);
+  const bool sums_before = GENERATE(false, true);
+
+  // Slots first (the fast path), or half the sums before sort_rows and half after.
+  GradientAccumulator<T> acc(num, dim);
+  const std::size_t before = sums_before ? indices.size() / 2 : 0;
+  for (std::size_t i = 0; i < before; ++i)
+    acc.add(indices[i], grad_output.row(static_cast<Index>(i)));
+  for (Index row : indices) acc.slot(row);
+  acc.sort_rows();
+  CHECK(std::is_sorted(acc.rows().begin(), acc.rows().end()));
+  for (Index k = 0; k < acc.size(); ++k)
+    CHECK(acc.slot(acc.rows()[static_cast<std::size_t>(k)]) == k);
+  for (std::size_t i = before; i < indices.size(); ++i) {
+    acc.add_at(acc.slot(indices[i]), grad_output.row(static_cast<Index>(i)));
+  }
+  Gradient<T> got;
+  acc.finalize(got);
+  CHECK(got.rows == want.rows);
+  CHECK(got.values == want.values);
+
+  // A row first seen after sort_rows still lands in its place.
+  acc.slot(7);
+  acc.slot(2);
+  acc.sort_rows();
+  acc.add(30, T(2), Matrix<T>::Ones(1, dim));
+  acc.add(2, Matrix<T>::Ones(1, dim));
+  acc.finalize(got);
+  CHECK(got.rows == std::vector<Index>{2, 7, 30});
+  CHECK(got.values.col(0) == (Matrix<T>(3, 1) << 1, 0, 2).finished());
+}
+
 TEMPLATE_TEST_CASE("scaled adds equal backward on the scaled rows", "[gradient_accumulator]", float,
                    double) {
   using T = TestType;

@@ -31,7 +31,9 @@ namespace emb {
 //   optimizer.step(acc.finalize());                    // rows sorted, duplicates summed
 //
 // A loop that gathers the rows first can work in slots: slot(row) numbers the distinct rows in
-// order of first appearance (rows()[slot] == row), add_at(slot, ...) sums into one.
+// order of first appearance (rows()[slot] == row), add_at(slot, ...) sums into one. The fastest
+// order: give every row of the batch a slot, sort_rows(), gather rows(), then sum: finalize then
+// hands its buffer to the Gradient instead of copying it.
 template <class T>
 class GradientAccumulator {
   static_assert(detail::is_real_v<T>, "emb::GradientAccumulator<T>: T must be float or double");
@@ -65,11 +67,38 @@ class GradientAccumulator {
     auto& s = slot_of_[static_cast<std::size_t>(row)];
     if (s < 0) {
       s = static_cast<std::int32_t>(rows_.size());
-      if (size() == sums_.rows()) grow();
-      sums_.row(size()).setZero();
       rows_.push_back(row);
     }
     return s;
+  }
+
+  // Renumbers the slots in increasing row order, keeping every sum: afterwards rows() is sorted
+  // and rows()[slot(r)] == r still holds. Called once every row of a batch has a slot and before
+  // anything is added, it costs a sort of the rows, and finalize() then moves the sums into the
+  // Gradient instead of copying them.
+  void sort_rows() {
+    const auto n = rows_.size();
+    if (ready_ == 0) {  // no sums yet: zeros of exactly the batch's size
+      std::sort(rows_.begin(), rows_.end());
+      sums_.setZero(static_cast<Index>(n), dim_);
+    } else {
+      sort_order();
+      Matrix<T> sorted(static_cast<Index>(n), dim_);
+      for (std::size_t k = 0; k < n; ++k) {
+        rows_[k] = order_[k].first;
+        const Index from = order_[k].second;
+        if (from < ready_) {
+          sorted.row(static_cast<Index>(k)) = sums_.row(from);
+        } else {
+          sorted.row(static_cast<Index>(k)).setZero();
+        }
+      }
+      sums_.swap(sorted);
+    }
+    ready_ = static_cast<Index>(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      slot_of_[static_cast<std::size_t>(rows_[k])] = static_cast<std::int32_t>(k);
+    }
   }
 
   // Adds `values`, a (1, embedding_dim) row expression, to the gradient of `row`. Throws
@@ -78,7 +107,7 @@ class GradientAccumulator {
   template <class Derived>
   void add(Index row, const Eigen::MatrixBase<Derived>& values) {
     check_shape("add", values);
-    sums_.row(slot(row)) += values;
+    sum_of(slot(row)) += values;
   }
 
   // Adds scale * values to the gradient of `row` (the product is rounded before the sum, unless
@@ -86,7 +115,7 @@ class GradientAccumulator {
   template <class Derived>
   void add(Index row, T scale, const Eigen::MatrixBase<Derived>& values) {
     check_shape("add", values);
-    sums_.row(slot(row)) += scale * values;
+    sum_of(slot(row)) += scale * values;
   }
 
   // add() by slot, for a row already given a slot. Throws std::out_of_range for a slot outside
@@ -94,27 +123,32 @@ class GradientAccumulator {
   template <class Derived>
   void add_at(Index slot, const Eigen::MatrixBase<Derived>& values) {
     check_slot_and_shape(slot, values);
-    sums_.row(slot) += values;
+    sum_of(slot) += values;
   }
   template <class Derived>
   void add_at(Index slot, T scale, const Eigen::MatrixBase<Derived>& values) {
     check_slot_and_shape(slot, values);
-    sums_.row(slot) += scale * values;
+    sum_of(slot) += scale * values;
   }
 
-  // Writes the sums into `out` (rows strictly increasing, one values row each; out's vectors
-  // reuse their capacity) and clears the accumulator for the next batch.
+  // Writes the sums into `out` (rows strictly increasing, one values row each; out's row vector
+  // keeps its capacity) and clears the accumulator for the next batch. After sort_rows(), the
+  // sums are moved, not copied.
   void finalize(Gradient<T>& out) {
     const auto n = rows_.size();
-    order_.resize(n);
-    for (std::size_t k = 0; k < n; ++k) order_[k] = {rows_[k], static_cast<Index>(k)};
-    if (!std::is_sorted(rows_.begin(), rows_.end())) std::sort(order_.begin(), order_.end());
+    if (ready_ < size()) prepare();
     out.num_embeddings = num_embeddings();
-    out.rows.resize(n);
-    out.values.resize(static_cast<Index>(n), dim_);
-    for (std::size_t k = 0; k < n; ++k) {
-      out.rows[k] = order_[k].first;
-      out.values.row(static_cast<Index>(k)) = sums_.row(order_[k].second);
+    if (sums_.rows() == static_cast<Index>(n) && std::is_sorted(rows_.begin(), rows_.end())) {
+      out.rows.assign(rows_.begin(), rows_.end());
+      out.values.swap(sums_);  // sums_ takes out's old buffer, to be zeroed before its next use
+    } else {
+      sort_order();
+      out.rows.resize(n);
+      out.values.resize(static_cast<Index>(n), dim_);
+      for (std::size_t k = 0; k < n; ++k) {
+        out.rows[k] = order_[k].first;
+        out.values.row(static_cast<Index>(k)) = sums_.row(order_[k].second);
+      }
     }
     clear();
   }
@@ -130,6 +164,7 @@ class GradientAccumulator {
   void clear() {
     for (Index row : rows_) slot_of_[static_cast<std::size_t>(row)] = -1;
     rows_.clear();
+    ready_ = 0;
   }
 
  private:
@@ -163,14 +198,36 @@ class GradientAccumulator {
     check_shape("add_at", values);
   }
 
-  // Doubles the buffer, keeping the sums so far.
-  void grow() { sums_.conservativeResize(std::max<Index>(16, 2 * sums_.rows()), dim_); }
+  // order_: the (row, slot) pairs sorted by row.
+  void sort_order() {
+    order_.resize(rows_.size());
+    for (std::size_t k = 0; k < rows_.size(); ++k) order_[k] = {rows_[k], static_cast<Index>(k)};
+    std::sort(order_.begin(), order_.end());
+  }
+
+  // The sum of a slot, its buffer row made ready (zero) first if need be.
+  auto sum_of(Index slot) {
+    if (slot >= ready_) prepare();
+    return sums_.row(slot);
+  }
+
+  // Grows the buffer to every slot given so far (doubling, keeping the sums) and zeroes the rows
+  // of the new slots. Slots get buffer rows here rather than in slot(), so that sort_rows() after
+  // slot() zeroes each row once.
+  void prepare() {
+    if (sums_.rows() < size()) {
+      sums_.conservativeResize(std::max<Index>({16, 2 * sums_.rows(), size()}), dim_);
+    }
+    sums_.middleRows(ready_, size() - ready_).setZero();
+    ready_ = size();
+  }
 
   Index dim_;
   std::vector<std::int32_t> slot_of_;  // row -> slot, -1 when absent
   std::vector<Index> rows_;            // slot -> row
-  Matrix<T> sums_;  // row k: the sum of slot k (capacity rows, grown by doubling)
-  std::vector<std::pair<Index, Index>> order_;  // finalize's (row, slot), sorted by row
+  Matrix<T> sums_;                     // row k: the sum of slot k, for k < ready_
+  Index ready_ = 0;                    // slots [0, ready_) have a zeroed or summed buffer row
+  std::vector<std::pair<Index, Index>> order_;  // (row, slot), sorted by row
 };
 
 }  // namespace emb
