@@ -24,7 +24,7 @@ fi
 fasttext_cmd=(fasttext skipgram -input "$corpus" -output "$work/fasttext" -dim 100 -ws 5 -neg 5
               -epoch 5 -minCount 5 -thread "$threads" -lr 0.05 -t 1e-4 -maxn 0)
 emb_cmd=("$build/examples/train-word2vec" -input "$corpus" -output "$work/emb.vec" -dim 100
-         -window 5 -neg 5 -epoch 5 -minCount 5 -thread "$threads" -lr 0.05 -t 1e-4 -seed 1)
+         -ws 5 -neg 5 -epoch 5 -minCount 5 -thread "$threads" -lr 0.05 -t 1e-4 -seed 1)
 
 run() {  # run NAME COMMAND...: wall and CPU time to NAME.time, output to NAME.log
   local name=$1
