@@ -122,13 +122,13 @@ class GradientAccumulator {
   // [0, size()) and std::invalid_argument for a bad shape.
   template <class Derived>
   void add_at(Index slot, const Eigen::MatrixBase<Derived>& values) {
-    check_slot_and_shape(slot, values);
-    sum_of(slot) += values;
+    check_shape("add_at", values);
+    slot_sum(slot) += values;
   }
   template <class Derived>
   void add_at(Index slot, T scale, const Eigen::MatrixBase<Derived>& values) {
-    check_slot_and_shape(slot, values);
-    sum_of(slot) += scale * values;
+    check_shape("add_at", values);
+    slot_sum(slot) += scale * values;
   }
 
   // Writes the sums into `out` (rows strictly increasing, one values row each; out's row vector
@@ -189,15 +189,6 @@ class GradientAccumulator {
     }
   }
 
-  template <class Derived>
-  void check_slot_and_shape(Index slot, const Eigen::MatrixBase<Derived>& values) const {
-    if (static_cast<std::uint64_t>(slot) >= rows_.size()) {
-      detail::throw_out_of_range("emb::GradientAccumulator::add_at: slot ", slot,
-                                 " is out of range [0, ", size(), ")");
-    }
-    check_shape("add_at", values);
-  }
-
   // order_: the (row, slot) pairs sorted by row.
   void sort_order() {
     order_.resize(rows_.size());
@@ -208,6 +199,19 @@ class GradientAccumulator {
   // The sum of a slot, its buffer row made ready (zero) first if need be.
   auto sum_of(Index slot) {
     if (slot >= ready_) prepare();
+    return sums_.row(slot);
+  }
+
+  // The same for a slot from the caller, checked: one comparison when its row is ready (always
+  // after sort_rows()), as add_at runs once per term of an inner loop.
+  auto slot_sum(Index slot) {
+    if (static_cast<std::uint64_t>(slot) >= static_cast<std::uint64_t>(ready_)) {
+      if (static_cast<std::uint64_t>(slot) >= rows_.size()) {
+        detail::throw_out_of_range("emb::GradientAccumulator::add_at: slot ", slot,
+                                   " is out of range [0, ", size(), ")");
+      }
+      prepare();
+    }
     return sums_.row(slot);
   }
 
