@@ -40,7 +40,7 @@ TEST_CASE("save_word2vec writes the binary format as little-endian float32",
   const std::vector<std::string> words{"a", "bc"};
   Matrix<double> vectors(2, 3);
   vectors << 1.0, -2.0, 0.5, 0.1, 0.2, 0.3;
-  emb::io::save_word2vec(dir / "v.bin", words, vectors, true);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, emb::io::VectorFormat::word2vec_binary);
   const std::string bytes = read_bytes(dir / "v.bin");
   REQUIRE(bytes.size() == 4 + (2 + 12 + 1) + (3 + 12 + 1));  // header, "a ...\n", "bc ...\n"
   CHECK(bytes.substr(0, 6) == "2 3\na ");

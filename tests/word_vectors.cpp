@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <emb/text/evaluation.hpp>
 #include <emb/text/word_vectors.hpp>
 
 #include "support/golden.hpp"
@@ -94,7 +95,8 @@ TEMPLATE_TEST_CASE("WordVectors answers as gensim does on the golden files",
       const std::vector<std::string> words(f.begin() + 2, f.begin() + 2 + static_cast<long>(n));
       CHECK(v.odd_one_out(words) == f[2 + n]);
     } else if (f[0] == "analogies") {
-      const auto r = v.evaluate_analogies(resolve(f[1]), {.restrict_vocab = std::stoll(f[2])});
+      const auto r =
+          emb::evaluate_analogies(v, resolve(f[1]), {.restrict_vocab = std::stoll(f[2])});
       CHECK_THAT(r.accuracy, WithinAbs(std::stod(f[3]), 1e-12));
       CHECK(r.correct == std::stoll(f[4]));
       CHECK(r.total == std::stoll(f[5]));
@@ -107,7 +109,7 @@ TEMPLATE_TEST_CASE("WordVectors answers as gensim does on the golden files",
         CHECK(r.sections[s].total == std::stoll(f[9 + 3 * s]));
       }
     } else if (f[0] == "pairs") {
-      const auto r = v.evaluate_pairs(resolve(f[1]), {.restrict_vocab = std::stoll(f[2])});
+      const auto r = emb::evaluate_pairs(v, resolve(f[1]), {.restrict_vocab = std::stoll(f[2])});
       CHECK_THAT(r.pearson, WithinAbs(std::stod(f[3]), 1e-5));
       CHECK_THAT(r.spearman, WithinAbs(std::stod(f[4]), 1e-5));
       CHECK_THAT(r.oov_ratio, WithinAbs(std::stod(f[5]), 1e-9));
@@ -140,9 +142,9 @@ TEST_CASE("WordVectors reproduces the gensim figures of the shared data README",
                                {"drop", 0.950849},
                                {"case", 0.949570},
                                {"as", 0.943774}});
-    CHECK_THAT(v.evaluate_analogies(d / "questions-words.txt").accuracy,
+    CHECK_THAT(emb::evaluate_analogies(v, d / "questions-words.txt").accuracy,
                WithinAbs(0.030612244897959183, 1e-12));
-    const auto pairs = v.evaluate_pairs(d / "wordsim353.tsv");
+    const auto pairs = emb::evaluate_pairs(v, d / "wordsim353.tsv");
     CHECK_THAT(pairs.pearson, WithinAbs(-0.119633, 1e-6));
     CHECK_THAT(pairs.spearman, WithinAbs(-0.058771, 1e-6));
     CHECK_THAT(pairs.oov_ratio, WithinAbs(87.2521, 1e-4));
@@ -154,9 +156,9 @@ TEST_CASE("WordVectors reproduces the gensim figures of the shared data README",
                                 {"it", 0.855310},
                                 {"heard", 0.844236},
                                 {"although", 0.817967}});
-    CHECK_THAT(v.evaluate_analogies(d / "questions-words.txt").accuracy,
+    CHECK_THAT(emb::evaluate_analogies(v, d / "questions-words.txt").accuracy,
                WithinAbs(0.0024449877750611247, 1e-12));
-    const auto pairs = v.evaluate_pairs(d / "wordsim353.tsv");
+    const auto pairs = emb::evaluate_pairs(v, d / "wordsim353.tsv");
     CHECK_THAT(pairs.pearson, WithinAbs(0.244250, 1e-6));
     CHECK_THAT(pairs.spearman, WithinAbs(0.273602, 1e-6));
     CHECK_THAT(pairs.oov_ratio, WithinAbs(69.1218, 1e-4));
@@ -178,7 +180,7 @@ TEST_CASE("batched similar equals one query at a time", "[word_vectors][batch]")
   for (int i = 0; i < 300; ++i) words.push_back("w" + std::to_string(i));
   const WordVectors<float> v(emb::Vocabulary(words), m);
   const std::vector<std::string> queries(words.begin(), words.begin() + 150);
-  const auto batch = v.similar(queries, 4);
+  const auto batch = v.similar_batch(queries, 4);
   REQUIRE(batch.size() == queries.size());
   for (std::size_t q = 0; q < queries.size(); ++q) {
     const auto single = v.similar(queries[q], 4);
@@ -216,7 +218,7 @@ TEST_CASE("WordVectors queries reject unknown words and bad arguments", "[word_v
   const std::vector<std::string> none;
   REQUIRE_THROWS_AS(v.odd_one_out(none), std::invalid_argument);
   REQUIRE_THROWS_AS(v.similar(emb::Matrix<double>::Ones(1, 3)), std::invalid_argument);
-  REQUIRE_THROWS_AS(v.evaluate_analogies("/no/such/file"), std::runtime_error);
+  REQUIRE_THROWS_AS(emb::evaluate_analogies(v, "/no/such/file"), std::runtime_error);
   REQUIRE_THROWS_AS(WordVectors<float>(emb::Vocabulary({"a"}), emb::Matrix<float>::Ones(2, 2)),
                     std::invalid_argument);
   // Fewer candidates than k: all of them.
@@ -232,6 +234,6 @@ TEST_CASE("evaluate_analogies wants a section before the first question",
   }
   const WordVectors<float> v(emb::Vocabulary({"a", "b", "c", "d"}),
                              emb::Matrix<float>::Identity(4, 4));
-  REQUIRE_THROWS_WITH(v.evaluate_analogies(dir / "q.txt"),
+  REQUIRE_THROWS_WITH(emb::evaluate_analogies(v, dir / "q.txt"),
                       Catch::Contains("q.txt: line 1: a question before the first"));
 }
