@@ -5,6 +5,7 @@
 #include "emb/embedding.hpp"
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
+#include "emb/io/file.hpp"
 #include "emb/io/format.hpp"
 #include "emb/io/glove.hpp"
 #include "emb/io/load.hpp"
