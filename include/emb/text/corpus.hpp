@@ -17,6 +17,7 @@
 #include <vector>         // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/tokenize.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/types.hpp"
 
@@ -71,9 +72,9 @@ struct Corpus {
 
 namespace detail {
 
-// fastText's readWord splits on isspace() in the C locale and on '\0'.
-constexpr bool is_corpus_space(char c) {
-  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == '\0';
+// fastText's readWord splits on isspace() in the C locale (the library's whitespace) and on '\0'.
+inline bool is_corpus_space(char c) {
+  return is_space(c) || c == '\0';
 }
 
 // Calls on_token(token, is_end_of_line) for every token of `text`, in order.
