@@ -99,6 +99,8 @@ class NegativeSampler {
       z += std::pow(static_cast<double>(counts[w]), options.power);
     }
     const auto size = static_cast<double>(options.table_size);
+    table_.reserve(static_cast<std::size_t>(options.table_size) +
+                   counts.size());  // ceil adds <1 each
     for (std::size_t w = 0; w < counts.size(); ++w) {
       const double c = std::pow(static_cast<double>(counts[w]), options.power);
       const auto n = static_cast<std::size_t>(std::ceil(c * size / z));
