@@ -4,9 +4,9 @@
 //   train-classifier supervised -input train.txt -output model [-dim 100] [-epoch 5] [-lr 0.1]
 //                    [-wordNgrams 1] [-bucket 2000000] [-loss softmax|ns|hs] [-neg 5]
 //                    [-thread 12] [-seed 0] ...                              writes model.bin
-//   train-classifier test model.bin test.txt [k]          N, P@k, R@k as `fasttext test`
-//   train-classifier predict model.bin FILE|- [k]         the k best labels of each line
-//   train-classifier predict-prob model.bin FILE|- [k]    the same with probabilities
+//   train-classifier test model.bin test.txt [k] [th]     N, P@k, R@k as `fasttext test`
+//   train-classifier predict model.bin FILE|- [k] [th]    the k best labels of each line
+//   train-classifier predict-prob model.bin FILE|- [k] [th]   the same with probabilities
 //
 // The model is fastText's: an example's bag (its words and, with -wordNgrams n, the hashed word
 // n-grams of fastText's -bucket) is pooled by an emb::EmbeddingBag in mean mode; an
@@ -77,9 +77,9 @@ constexpr const char* usage =
     "  -lr 0.1  -lrUpdateRate 100  -dim 100  -ws 5  -epoch 5  -minCount 1  -minCountLabel 0\n"
     "  -neg 5  -wordNgrams 1  -loss softmax|ns|hs  -bucket 2000000  -minn 0  -maxn 0\n"
     "  -thread 12  -t 0.0001  -label __label__  -verbose 2  -seed 0\n"
-    "train-classifier test MODEL.bin TEST.txt [k=1]\n"
-    "train-classifier predict MODEL.bin FILE|- [k=1]\n"
-    "train-classifier predict-prob MODEL.bin FILE|- [k=1]\n";
+    "train-classifier test MODEL.bin TEST.txt [k=1] [threshold=0]\n"
+    "train-classifier predict MODEL.bin FILE|- [k=1] [threshold=0]\n"
+    "train-classifier predict-prob MODEL.bin FILE|- [k=1] [threshold=0]\n";
 
 // An error that ends the program with exit status 2 and one line on stderr.
 struct BadInput : std::runtime_error {
@@ -732,8 +732,10 @@ std::vector<float> probabilities(Model& m, std::span<const Index> ids) {
   return p;
 }
 
-// The k most probable labels, most probable first (ties to the lower label id).
-std::vector<std::pair<float, Index>> top_k(const std::vector<float>& p, std::size_t k) {
+// The k most probable labels with a probability of at least `threshold`, most probable first
+// (ties to the lower label id).
+std::vector<std::pair<float, Index>> top_k(const std::vector<float>& p, std::size_t k,
+                                           float threshold) {
   std::vector<Index> order(p.size());
   std::iota(order.begin(), order.end(), Index{0});
   k = std::min(k, order.size());
@@ -745,20 +747,26 @@ std::vector<std::pair<float, Index>> top_k(const std::vector<float>& p, std::siz
                     });
   std::vector<std::pair<float, Index>> best;
   for (std::size_t i = 0; i < k; ++i) {
-    best.emplace_back(p[static_cast<std::size_t>(order[i])], order[i]);
+    const float value = p[static_cast<std::size_t>(order[i])];
+    if (value < threshold) break;
+    best.emplace_back(value, order[i]);
   }
   return best;
 }
 
-std::size_t parse_k(int argc, char** argv, int at) {
-  if (argc <= at) return 1;
-  if (argc > at + 1) bad_input("too many arguments (see train-classifier help)");
-  return parse_number<std::size_t>("k", argv[at], 1, 1e9);
+// The optional [k] [threshold] arguments of test and predict, from argv[at]: 1 and 0 by default.
+std::pair<std::size_t, float> parse_k(int argc, char** argv, int at) {
+  if (argc > at + 2) bad_input("too many arguments (see train-classifier help)");
+  const std::size_t k = argc > at ? parse_number<std::size_t>("k", argv[at], 1, 1e9) : 1;
+  const float threshold = argc > at + 1 ? parse_number<float>("threshold", argv[at + 1], 0, 1) : 0;
+  return {k, threshold};
 }
 
 int test(int argc, char** argv) {
-  if (argc < 4) bad_input("test: expected MODEL.bin TEST.txt [k]");
-  const std::size_t k = parse_k(argc, argv, 4);
+  if (argc < 4) bad_input("test: expected MODEL.bin TEST.txt [k] [threshold]");
+  const auto options = parse_k(argc, argv, 4);
+  const std::size_t k = options.first;
+  const float threshold = options.second;
   Model m = load_model(argv[2]);
   const std::string path = argv[3];
   const std::string text = read_file(path);
@@ -780,7 +788,7 @@ int test(int argc, char** argv) {
     ++examples;
     gold += static_cast<std::int64_t>(labels.size());
     if (ids.empty()) return;  // fastText predicts nothing for an empty bag
-    for (const auto& [p, label] : top_k(probabilities(m, ids), k)) {
+    for (const auto& [p, label] : top_k(probabilities(m, ids), k, threshold)) {
       ++predicted;
       if (std::find(labels.begin(), labels.end(), label) != labels.end()) ++correct;
     }
@@ -797,8 +805,10 @@ int test(int argc, char** argv) {
 }
 
 int predict(int argc, char** argv, bool with_probability) {
-  if (argc < 4) bad_input(argv[1], ": expected MODEL.bin FILE|- [k]");
-  const std::size_t k = parse_k(argc, argv, 4);
+  if (argc < 4) bad_input(argv[1], ": expected MODEL.bin FILE|- [k] [threshold]");
+  const auto options = parse_k(argc, argv, 4);
+  const std::size_t k = options.first;
+  const float threshold = options.second;
   Model m = load_model(argv[2]);
   const std::string text = read_file(argv[3]);
   const Encoding encoding{m.header.word_ngrams, m.header.bucket};
@@ -810,7 +820,7 @@ int predict(int argc, char** argv, bool with_probability) {
     encode(m.header.dictionary, encoding, tokens, ids, labels, hashes, [](std::string_view) {});
     if (!ids.empty()) {
       bool first = true;
-      for (const auto& [p, label] : top_k(probabilities(m, ids), k)) {
+      for (const auto& [p, label] : top_k(probabilities(m, ids), k, threshold)) {
         if (!first) out += ' ';
         first = false;
         out += m.header.dictionary.labels[static_cast<std::size_t>(label)];
