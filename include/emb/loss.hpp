@@ -35,12 +35,12 @@ namespace emb::detail {
 
 // log(1 + exp(x)) without overflow.
 template <class T>
-T softplus(T x) {
+T loss_softplus(T x) {
   return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
 }
 
 template <class T>
-T sigmoid(T x) {
+T loss_sigmoid(T x) {
   if (x >= 0) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
@@ -88,8 +88,8 @@ emb::loss::LossResult<T> binary_logistic_loss(const Eigen::Ref<const Matrix<T>>&
          k < terms[static_cast<std::size_t>(b) + 1]; ++k) {
       const T s = weight.row(rows[k]).dot(h);
       const T y = labels[k] ? T(1) : T(0);
-      total += static_cast<double>(softplus(s) - y * s);  // BCE with logits
-      coefficient[k] = (sigmoid(s) - y) * scale;
+      total += static_cast<double>(loss_softplus(s) - y * s);  // BCE with logits
+      coefficient[k] = (loss_sigmoid(s) - y) * scale;
       r.grad_input.row(b) += coefficient[k] * weight.row(rows[k]);
     }
   }
@@ -331,7 +331,7 @@ class HuffmanTree {
     for (std::size_t label = 0; label < out.size(); ++label) {
       for (std::size_t k = starts_[label]; k < starts_[label + 1]; ++k) {
         const T s = score[static_cast<std::size_t>(nodes_[k])];
-        out[label] -= codes_[k] ? emb::detail::softplus(-s) : emb::detail::softplus(s);
+        out[label] -= codes_[k] ? emb::detail::loss_softplus(-s) : emb::detail::loss_softplus(s);
       }
     }
     return out;
