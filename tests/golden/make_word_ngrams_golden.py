@@ -8,6 +8,7 @@
 fastText's hash is FNV-1a over bytes read as int8_t (so bytes >= 0x80 are sign-extended before
 the xor); the line's word hashes are kept in a std::vector<int32_t>, so each is sign-extended
 again when addWordNgrams widens it to uint64_t; an n-gram's id is nwords + h % bucket.
+check_word_ngrams_golden.py checks this transcription against Debian's fasttext binary.
 """
 
 import argparse
