@@ -16,8 +16,9 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
-#include "emb/detail/memory.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/optimizer.hpp"
+#include "emb/detail/prefetch.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 
