@@ -1,0 +1,359 @@
+// Compressed tables: float16/bfloat16 conversions, PyTorch's row-wise quantization byte for byte,
+// dequantization value for value, the row decoders, checkpoints and bad input.
+
+#include <bit>        // std::bit_cast
+#include <cmath>      // std::ldexp, std::isnan
+#include <cstdint>    // std::uint8_t, std::uint16_t, std::uint32_t
+#include <cstring>    // std::memcpy
+#include <limits>     // std::numeric_limits
+#include <memory>     // std::make_shared
+#include <random>     // std::mt19937
+#include <sstream>    // std::stringstream
+#include <stdexcept>  // std::invalid_argument, std::runtime_error
+#include <string>     // std::string
+#include <vector>     // std::vector
+
+#include <catch2/catch.hpp>
+#include <emb/checkpoint.hpp>
+#include <emb/quantized.hpp>
+
+#include "support/golden.hpp"
+#include "support/temp_dir.hpp"
+
+using emb::Index;
+using emb::Matrix;
+using emb::QuantizedTable;
+using emb::Storage;
+
+namespace {
+
+constexpr Storage all_storages[] = {Storage::float32, Storage::float16, Storage::bfloat16,
+                                    Storage::int8,    Storage::int4,    Storage::int2};
+
+std::uint32_t bits_of(float f) {
+  return std::bit_cast<std::uint32_t>(f);
+}
+
+// The value of a float16 from its fields, in double: the definition, independent of the
+// bit-shuffling under test.
+double half_value(std::uint16_t h) {
+  const int sign = h >> 15, exponent = (h >> 10) & 31, mantissa = h & 1023;
+  double v = exponent == 0    ? std::ldexp(mantissa, -24)
+             : exponent == 31 ? (mantissa ? std::numeric_limits<double>::quiet_NaN()
+                                          : std::numeric_limits<double>::infinity())
+                              : std::ldexp(1024 + mantissa, exponent - 25);
+  return sign ? -v : v;
+}
+
+std::vector<std::uint8_t> golden_bytes(const emb::test::Case& c, const std::string& key) {
+  std::vector<std::uint8_t> bytes;
+  for (double v : c.array(key).values) bytes.push_back(static_cast<std::uint8_t>(v));
+  return bytes;
+}
+
+// Element-wise bit equality (so -0 and +0 differ), reporting the first difference.
+void require_same_bits(const Matrix<float>& got, const Matrix<double>& want,
+                       const std::string& what) {
+  INFO(what);
+  REQUIRE(got.rows() == want.rows());
+  REQUIRE(got.cols() == want.cols());
+  for (Index i = 0; i < got.rows(); ++i) {
+    for (Index j = 0; j < got.cols(); ++j) {
+      const auto w = static_cast<float>(want(i, j));
+      if (bits_of(got(i, j)) != bits_of(w)) {
+        FAIL(what << ": element (" << i << ", " << j << ") is " << got(i, j) << ", want " << w);
+      }
+    }
+  }
+}
+
+Matrix<float> random_weight(Index rows, Index cols, std::uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  Matrix<float> w(rows, cols);
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = normal(gen);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("float16 widening gives the exact value of all 65536 halves", "[quantized][half]") {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const auto half = static_cast<std::uint16_t>(h);
+    const float got = emb::detail::half_to_float(half);
+    const double want = half_value(half);
+    if (std::isnan(want)) {
+      // NaN keeps its sign and payload.
+      REQUIRE(std::isnan(got));
+      REQUIRE(bits_of(got) == (((h & 0x8000u) << 16) | 0x7f800000u | ((h & 0x3ffu) << 13)));
+    } else if (static_cast<double>(got) != want || std::signbit(got) != ((h & 0x8000u) != 0)) {
+      FAIL("half " << h << " widens to " << got << ", want " << want);
+    }
+  }
+}
+
+TEST_CASE("float16 narrowing round-trips every half and rounds to nearest even",
+          "[quantized][half]") {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const auto half = static_cast<std::uint16_t>(h);
+    const float f = emb::detail::half_to_float(half);
+    const std::uint16_t back = emb::detail::float_to_half(f);
+    if (std::isnan(f)) {
+      REQUIRE((back & 0x7fffu) == 0x7e00u);
+      REQUIRE((back & 0x8000u) == (h & 0x8000u));
+    } else if (back != half) {
+      FAIL("half " << h << " comes back as " << back);
+    }
+  }
+  // Between every two neighbouring finite halves: just below the midpoint rounds down, just
+  // above rounds up, the midpoint itself to the even one.
+  for (std::uint32_t h = 0; h < 0x7bffu; ++h) {
+    const double lo = half_value(static_cast<std::uint16_t>(h));
+    const double hi = half_value(static_cast<std::uint16_t>(h + 1));
+    const auto mid = static_cast<float>((lo + hi) / 2);  // exact: 12 bits
+    REQUIRE(static_cast<double>(mid) == (lo + hi) / 2);
+    const auto even = static_cast<std::uint16_t>(h % 2 == 0 ? h : h + 1);
+    CHECK(emb::detail::float_to_half(mid) == even);
+    CHECK(emb::detail::float_to_half(std::nextafter(mid, 0.0f)) == h);
+    CHECK(emb::detail::float_to_half(std::nextafter(mid, 1e9f)) == h + 1);
+    CHECK(emb::detail::float_to_half(-mid) == (even | 0x8000u));
+  }
+}
+
+TEST_CASE("float16 and bfloat16 narrowing match PyTorch on random and edge floats",
+          "[quantized][half][golden]") {
+  const auto cases = emb::test::read_golden(
+      emb::test::golden_path("EMB_GOLDEN_QUANTIZED", EMB_GOLDEN_DIR "/quantized.txt"));
+  REQUIRE(!cases.empty());
+  const auto& c = cases.front();
+  REQUIRE(c.name == "conversions");
+  const auto floats = c.ints("float_bits"), halves = c.ints("half_bits"),
+             bfloats = c.ints("bfloat16_bits");
+  REQUIRE(floats.size() > 1000);
+  for (std::size_t i = 0; i < floats.size(); ++i) {
+    const float f = std::bit_cast<float>(static_cast<std::uint32_t>(floats[i]));
+    INFO("float bits " << floats[i] << " (" << f << ")");
+    CHECK(emb::detail::float_to_half(f) == halves[i]);
+    if (std::isnan(f)) {
+      // PyTorch 1.13 writes 0xffff for every NaN; emb keeps the sign: both NaN.
+      CHECK(std::isnan(emb::detail::bfloat16_to_float(emb::detail::float_to_bfloat16(f))));
+      CHECK(std::isnan(emb::detail::bfloat16_to_float(static_cast<std::uint16_t>(bfloats[i]))));
+    } else {
+      CHECK(emb::detail::float_to_bfloat16(f) == bfloats[i]);
+    }
+  }
+}
+
+TEST_CASE("quantize packs every storage byte for byte as PyTorch and dequantize unpacks it",
+          "[quantized][golden]") {
+  const auto cases = emb::test::read_golden(
+      emb::test::golden_path("EMB_GOLDEN_QUANTIZED", EMB_GOLDEN_DIR "/quantized.txt"));
+  int checked = 0;
+  for (const auto& c : cases) {
+    if (!c.has("weight")) continue;
+    const Matrix<double> weight = c.matrix("weight");
+    for (Storage storage : all_storages) {
+      const std::string name = emb::detail::storage_name(storage);
+      if (!c.has("dequantized_" + name)) continue;
+      INFO(c.name << " " << name << " (" << weight.rows() << ", " << weight.cols() << ")");
+      const auto table = QuantizedTable::quantize(weight.cast<float>(), storage);
+      REQUIRE(table.num_embeddings() == weight.rows());
+      REQUIRE(table.embedding_dim() == weight.cols());
+      REQUIRE(table.storage() == storage);
+      if (c.has("bytes_" + name)) {
+        const auto want = golden_bytes(c, "bytes_" + name);
+        const auto got = table.bytes();
+        REQUIRE(got.size() == want.size());
+        REQUIRE(table.row_bytes() * static_cast<std::size_t>(weight.rows()) == want.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          if (got[i] != want[i]) {
+            FAIL("byte " << i << " (row " << i / table.row_bytes() << ") is " << int{got[i]}
+                         << ", want " << int{want[i]});
+          }
+        }
+      }
+      require_same_bits(table.dequantize(), c.matrix("dequantized_" + name),
+                        c.name + " dequantize " + name);
+      ++checked;
+    }
+  }
+  REQUIRE(checked >= 4 * static_cast<int>(cases.size() - 1));
+}
+
+TEST_CASE("the row decoders return every 64-column block as dequantize does", "[quantized][rows]") {
+  const Index dim = GENERATE(4, 8, 64, 132, 200);
+  const Matrix<float> weight = random_weight(7, dim, static_cast<std::uint32_t>(dim), 3.0f);
+  for (Storage storage : all_storages) {
+    INFO(emb::detail::storage_name(storage) << " dim " << dim);
+    const auto table = QuantizedTable::quantize(weight, storage);
+    const Matrix<float> whole = table.dequantize();
+    table.visit_rows([&](const auto& rows) {
+      REQUIRE(rows.rows() == 7);
+      REQUIRE(rows.cols() == dim);
+      REQUIRE(rows.row_bytes() == table.row_bytes());
+      std::vector<float> scratch(64);
+      for (Index r = 0; r < 7; ++r) {
+        REQUIRE(rows.address(r) ==
+                table.bytes().data() + static_cast<std::size_t>(r) * table.row_bytes());
+        for (Index c = 0; c < dim; c += 64) {
+          const Index width = std::min<Index>(64, dim - c);
+          const float* got = rows.columns(r, c, width, scratch.data());
+          if (storage == Storage::float32) REQUIRE(got != scratch.data());
+          for (Index j = 0; j < width; ++j) REQUIRE(bits_of(got[j]) == bits_of(whole(r, c + j)));
+        }
+      }
+    });
+  }
+}
+
+TEST_CASE("quantized tables cost the bytes PyTorch's layout says", "[quantized]") {
+  const Matrix<float> weight = random_weight(3, 128, 1);
+  CHECK(QuantizedTable::quantize(weight, Storage::float32).row_bytes() == 512);
+  CHECK(QuantizedTable::quantize(weight, Storage::float16).row_bytes() == 256);
+  CHECK(QuantizedTable::quantize(weight, Storage::bfloat16).row_bytes() == 256);
+  CHECK(QuantizedTable::quantize(weight, Storage::int8).row_bytes() == 136);
+  CHECK(QuantizedTable::quantize(weight, Storage::int4).row_bytes() == 68);
+  CHECK(QuantizedTable::quantize(weight, Storage::int2).row_bytes() == 36);
+  CHECK(QuantizedTable::quantize(weight, Storage::int8).bytes().size() == 3 * 136);
+}
+
+TEST_CASE("int8 keeps constant and zero rows exactly; int4 keeps them to a float16 step",
+          "[quantized]") {
+  Matrix<float> weight(3, 6);
+  weight.row(0).setConstant(2.5f);
+  weight.row(1).setZero();
+  weight.row(2).setConstant(-0.1f);
+  const Matrix<float> int8 = QuantizedTable::quantize(weight, Storage::int8).dequantize();
+  CHECK(int8 == weight);
+  const Matrix<float> int4 = QuantizedTable::quantize(weight, Storage::int4).dequantize();
+  CHECK(int4.row(0) == weight.row(0));
+  CHECK(int4.row(1) == weight.row(1));
+  // -0.1's float16 minimum lies above it: the row is stored to a float16 step, not exactly.
+  CHECK_THAT(int4(2, 0), Catch::WithinAbs(-0.1, 1e-4));
+}
+
+TEST_CASE("quantize refuses what PyTorch refuses and values it cannot store",
+          "[quantized][errors]") {
+  const Matrix<float> odd = random_weight(3, 5, 2);
+  REQUIRE_THROWS_AS(QuantizedTable::quantize(odd, Storage::int4), std::invalid_argument);
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(odd, Storage::int4),
+                      "emb::QuantizedTable::quantize: int4 packs 2 values per byte, so "
+                      "embedding_dim must be a multiple of 2 (as PyTorch's "
+                      "embedding_bag_4bit_prepack), got 5");
+  const Matrix<float> six = random_weight(3, 6, 2);
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(six, Storage::int2),
+                      Catch::Contains("multiple of 4") && Catch::Contains("got 6"));
+  REQUIRE_NOTHROW(QuantizedTable::quantize(odd, Storage::int8));
+  REQUIRE_NOTHROW(QuantizedTable::quantize(odd, Storage::float16));
+
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(Matrix<float>(0, 4), Storage::int8),
+                      Catch::Contains("num_embeddings must be positive"));
+
+  Matrix<float> bad = random_weight(3, 8, 3);
+  bad(1, 2) = std::numeric_limits<float>::quiet_NaN();
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(bad, Storage::int8),
+                      Catch::Contains("row 1 holds") && Catch::Contains("column 2") &&
+                          Catch::Contains("int8 needs finite values"));
+  bad(1, 2) = std::numeric_limits<float>::infinity();
+  REQUIRE_THROWS_AS(QuantizedTable::quantize(bad, Storage::int4), std::invalid_argument);
+  // float16/bfloat16 store non-finite values as they are.
+  CHECK(std::isinf(QuantizedTable::quantize(bad, Storage::float16).dequantize()(1, 2)));
+
+  Matrix<float> wide = random_weight(2, 4, 4);
+  wide(0, 0) = -3e38f;
+  wide(0, 1) = 3e38f;
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(wide, Storage::int8),
+                      Catch::Contains("row 0's range does not fit int8's float32 scale"));
+  wide(0, 1) = 0;
+  wide(0, 0) = -70000.0f;  // beyond float16
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(wide, Storage::int4),
+                      Catch::Contains("row 0's range does not fit int4's float16 scale"));
+  REQUIRE_NOTHROW(QuantizedTable::quantize(wide, Storage::int8));
+
+  REQUIRE_THROWS_WITH(QuantizedTable::quantize(six, static_cast<Storage>(17)),
+                      "emb::QuantizedTable::quantize: unknown storage 17");
+}
+
+TEST_CASE("dequantize is exact for doubles rounded to float first", "[quantized]") {
+  const Matrix<float> weight = random_weight(5, 12, 9, 0.01f);
+  const Matrix<double> as_double = weight.cast<double>();
+  for (Storage storage : all_storages) {
+    const auto a = QuantizedTable::quantize(weight, storage);
+    const auto b = QuantizedTable::quantize(as_double, storage);
+    REQUIRE(std::equal(a.bytes().begin(), a.bytes().end(), b.bytes().begin(), b.bytes().end()));
+  }
+}
+
+TEST_CASE("from_bytes looks up from memory it does not own, after checking its size",
+          "[quantized][bytes]") {
+  const Matrix<float> weight = random_weight(4, 20, 5);
+  for (Storage storage : {Storage::float32, Storage::float16, Storage::int8, Storage::int4}) {
+    const auto table = QuantizedTable::quantize(weight, storage);
+    auto buffer =
+        std::make_shared<std::vector<std::uint8_t>>(table.bytes().begin(), table.bytes().end());
+    const std::span<const std::uint8_t> bytes(*buffer);
+    const auto view = QuantizedTable::from_bytes(buffer, bytes, 4, 20, storage);
+    REQUIRE(view.bytes().data() == buffer->data());
+    REQUIRE(view.dequantize() == table.dequantize());
+    buffer.reset();  // the table keeps it alive
+    REQUIRE(view.dequantize() == table.dequantize());
+
+    REQUIRE_THROWS_WITH(
+        QuantizedTable::from_bytes(nullptr, bytes.first(bytes.size() - 1), 4, 20, storage),
+        Catch::Contains("emb::QuantizedTable::from_bytes: ") &&
+            Catch::Contains("bytes do not hold 4 rows"));
+    REQUIRE_THROWS_AS(QuantizedTable::from_bytes(nullptr, bytes, 5, 20, storage),
+                      std::invalid_argument);
+    REQUIRE_THROWS_AS(QuantizedTable::from_bytes(nullptr, bytes, 4, 20, Storage::int2),
+                      std::invalid_argument);
+  }
+  std::vector<std::uint8_t> raw(4 * 20 * 4 + 1);
+  REQUIRE_THROWS_WITH(
+      QuantizedTable::from_bytes(nullptr, std::span<const std::uint8_t>(raw).subspan(1), 4, 20,
+                                 Storage::float32),
+      Catch::Contains("4-byte aligned"));
+}
+
+TEST_CASE("quantized checkpoints load back exactly and refuse bad records unchanged",
+          "[quantized][checkpoint]") {
+  const Matrix<float> weight = random_weight(6, 12, 7, 2.0f);
+  const auto table = QuantizedTable::quantize(weight, Storage::int4);
+  std::stringstream stream;
+  table.save(stream);
+  const std::string record = stream.str();
+
+  QuantizedTable loaded(6, 12, Storage::int4);
+  REQUIRE(loaded.dequantize() == Matrix<float>::Zero(6, 12));
+  std::istringstream in(record);
+  loaded.load(in);
+  REQUIRE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), table.bytes().begin(),
+                     table.bytes().end()));
+
+  auto refused = [&](const std::string& bytes, QuantizedTable& target, const char* message) {
+    const std::vector<std::uint8_t> before(target.bytes().begin(), target.bytes().end());
+    std::istringstream bad(bytes);
+    REQUIRE_THROWS_WITH(target.load(bad), Catch::Contains(message));
+    REQUIRE(std::equal(before.begin(), before.end(), target.bytes().begin(), target.bytes().end()));
+  };
+  QuantizedTable target(6, 12, Storage::int4);
+  refused(record.substr(0, record.size() - 9), target, "truncated checkpoint");
+  std::string flipped = record;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
+  refused(flipped, target, "checksum mismatch");
+  QuantizedTable other_storage(6, 12, Storage::int8);
+  refused(record, other_storage, "holds int4 rows, not int8");
+  QuantizedTable other_shape(6, 16, Storage::int4);
+  refused(record, other_shape, "holds a (6, 12) table where (6, 16) is needed");
+
+  // Through emb::save_checkpoint / load_checkpoint, all or nothing with other objects.
+  emb::test::TempDir dir;
+  const auto int8 = QuantizedTable::quantize(weight, Storage::int8);
+  emb::save_checkpoint(dir / "q.ckpt", table, int8);
+  QuantizedTable a(6, 12, Storage::int4), b(6, 12, Storage::int8);
+  emb::load_checkpoint(dir / "q.ckpt", a, b);
+  REQUIRE(a.dequantize() == table.dequantize());
+  REQUIRE(b.dequantize() == int8.dequantize());
+  QuantizedTable c(6, 12, Storage::int4), d(6, 12, Storage::int2);
+  REQUIRE_THROWS_AS(emb::load_checkpoint(dir / "q.ckpt", c, d), std::runtime_error);
+  REQUIRE(c.dequantize() == Matrix<float>::Zero(6, 12));
+}
