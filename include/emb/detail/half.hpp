@@ -16,15 +16,18 @@ namespace emb::detail {
 inline float half_to_float(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t magnitude = h & 0x7fffu;
+  // Masks rather than branches or selects, which keep compilers from vectorizing a loop of this.
+  const std::uint32_t special = 0u - static_cast<std::uint32_t>(magnitude >= 0x7c00u);
+  const std::uint32_t subnormal = 0u - static_cast<std::uint32_t>(magnitude < 0x0400u);
   // Normal halves: move the exponent from bias 15 to bias 127. Infinity and NaN (exponent 31)
   // need exponent 255, 112 more.
-  std::uint32_t bits = (magnitude << 13) + (std::uint32_t{112} << 23);
-  bits += magnitude >= 0x7c00u ? std::uint32_t{112} << 23 : 0u;
+  const std::uint32_t normal =
+      (magnitude << 13) + (std::uint32_t{112} << 23) + (special & (std::uint32_t{112} << 23));
   // Zero and subnormals: magnitude * 2^-24, an exact product of two normal floats (no subnormal
   // float appears, so denormals-are-zero cannot touch it).
-  const float subnormal = static_cast<float>(static_cast<std::int32_t>(magnitude)) * 0x1p-24f;
-  bits = magnitude < 0x0400u ? std::bit_cast<std::uint32_t>(subnormal) : bits;
-  return std::bit_cast<float>(bits | sign);
+  const std::uint32_t small = std::bit_cast<std::uint32_t>(
+      static_cast<float>(static_cast<std::int32_t>(magnitude)) * 0x1p-24f);
+  return std::bit_cast<float>((normal & ~subnormal) | (small & subnormal) | sign);
 }
 
 // The nearest float16 (ties to even). NaN becomes the quiet NaN 0x7e00 with the sign kept, as

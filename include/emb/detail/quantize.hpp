@@ -21,6 +21,10 @@
 #include <cstring>    // std::memcpy
 #include <utility>    // std::forward
 
+#if defined(__F16C__)
+#include <immintrin.h>  // _mm256_cvtph_ps
+#endif
+
 #include "emb/detail/check.hpp"
 #include "emb/detail/half.hpp"
 #include "emb/types.hpp"
@@ -141,7 +145,16 @@ void decode_row(const std::uint8_t* row, Index dim, Index c, Index width, float*
     std::memcpy(out, row + 4 * c, static_cast<std::size_t>(width) * 4);
   } else if constexpr (S == Storage::float16) {
     const std::uint8_t* p = row + 2 * c;
-    for (Index j = 0; j < width; ++j) out[j] = half_to_float(load_u16(p + 2 * j));
+    Index j = 0;
+#if defined(__F16C__)
+    // The hardware conversion: exact, and it widens subnormal halves whatever the
+    // denormals-are-zero bit says. 8 values per instruction.
+    for (; j + 8 <= width; j += 8) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * j));
+      _mm256_storeu_ps(out + j, _mm256_cvtph_ps(h));
+    }
+#endif
+    for (; j < width; ++j) out[j] = half_to_float(load_u16(p + 2 * j));
   } else if constexpr (S == Storage::bfloat16) {
     const std::uint8_t* p = row + 2 * c;
     for (Index j = 0; j < width; ++j) out[j] = bfloat16_to_float(load_u16(p + 2 * j));
