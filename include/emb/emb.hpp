@@ -10,6 +10,7 @@
 #include "emb/io/load.hpp"
 #include "emb/io/word2vec.hpp"
 #include "emb/optim.hpp"
+#include "emb/quantized.hpp"
 #include "emb/text/evaluation.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/text/word_vectors.hpp"
