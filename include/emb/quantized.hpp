@@ -55,12 +55,15 @@ class QuantizedTable {
     constexpr const char* where = "emb::QuantizedTable::quantize";
     const Index num = weight.rows(), dim = weight.cols();
     check(where, num, dim, storage);
-    const Matrix<float> rows = weight.template cast<float>();
     auto bytes = owned(num, dim, storage);
     const auto row_bytes = static_cast<std::size_t>(bytes->cols());
     const bool integer = detail::quantized_bits(storage) != 0;
+    // One row at a time through a float buffer: no float copy of a large table.
+    std::vector<float> buffer(static_cast<std::size_t>(dim));
+    Eigen::Map<Eigen::RowVectorXf> row(buffer.data(), dim);
     for (Index r = 0; r < num; ++r) {
-      const float* in = rows.data() + r * dim;
+      row = weight.row(r).template cast<float>();
+      const float* in = buffer.data();
       if (integer) {
         for (Index j = 0; j < dim; ++j) {
           if (!detail::is_finite(in[j])) {
