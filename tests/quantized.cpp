@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <emb/checkpoint.hpp>
 #include <emb/quantized.hpp>
+#include <unsupported/Eigen/CXX11/Tensor>
 
 #include "support/golden.hpp"
 #include "support/temp_dir.hpp"
@@ -356,4 +357,172 @@ TEST_CASE("quantized checkpoints load back exactly and refuse bad records unchan
   QuantizedTable c(6, 12, Storage::int4), d(6, 12, Storage::int2);
   REQUIRE_THROWS_AS(emb::load_checkpoint(dir / "q.ckpt", c, d), std::runtime_error);
   REQUIRE(c.dequantize() == Matrix<float>::Zero(6, 12));
+}
+
+namespace {
+
+emb::BagMode mode_named(const std::string& name) {
+  return name == "sum"    ? emb::BagMode::sum
+         : name == "mean" ? emb::BagMode::mean
+                          : emb::BagMode::max;
+}
+
+// Pooled outputs agree to float rounding: each element within 1e-5 of the largest magnitude a
+// bag can add up (the entries' count times the table's largest value, times their weights).
+void require_pooled_close(const Matrix<float>& got, const Matrix<double>& want, double scale,
+                          const std::string& what) {
+  INFO(what);
+  REQUIRE(got.rows() == want.rows());
+  REQUIRE(got.cols() == want.cols());
+  for (Index i = 0; i < got.rows(); ++i) {
+    for (Index j = 0; j < got.cols(); ++j) {
+      if (!(std::abs(static_cast<double>(got(i, j)) - want(i, j)) <= 1e-5 * scale + 1e-6)) {
+        FAIL(what << ": bag " << i << " column " << j << " is " << got(i, j) << ", want "
+                  << want(i, j));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "quantized bags pool as PyTorch: sum as its fused kernels, every mode as "
+    "F.embedding_bag over the dequantized table",
+    "[quantized][bag][golden]") {
+  const auto cases = emb::test::read_golden(
+      emb::test::golden_path("EMB_GOLDEN_QUANTIZED", EMB_GOLDEN_DIR "/quantized.txt"));
+  int fused = 0;
+  for (const auto& c : cases) {
+    if (!c.has("weight")) continue;
+    const Matrix<float> weight = c.matrix("weight").cast<float>();
+    const auto indices = c.ints("indices"), offsets = c.ints("offsets");
+    std::vector<float> psw;
+    if (c.has("per_sample_weights")) {
+      for (double v : c.array("per_sample_weights").values) psw.push_back(static_cast<float>(v));
+    }
+    const emb::EmbeddingBagOptions options{
+        .mode = mode_named(c.string("mode")),
+        .padding_idx =
+            c.has("padding_idx") ? std::optional<Index>(c.ints("padding_idx")[0]) : std::nullopt,
+        .include_last_offset = c.scalar("include_last_offset") != 0};
+    double largest = 1;
+    for (float v : weight.reshaped()) largest = std::max(largest, std::abs(double{v}));
+    double weights = 1;
+    for (float v : psw) weights = std::max(weights, std::abs(double{v}));
+    const double scale = largest * weights * static_cast<double>(indices.size() + 1);
+    for (Storage storage : all_storages) {
+      const std::string name = emb::detail::storage_name(storage);
+      if (!c.has("ref_" + name)) continue;
+      INFO(c.name << " " << name << " mode " << c.string("mode"));
+      const emb::QuantizedEmbeddingBag bag(QuantizedTable::quantize(weight, storage), options);
+      const Matrix<float> got = bag.forward(indices, offsets, psw);
+      require_pooled_close(got, c.matrix("ref_" + name), scale, c.name + " " + name);
+      if (c.has("fused_" + name)) {
+        require_pooled_close(got, c.matrix("fused_" + name), scale, c.name + " fused " + name);
+        ++fused;
+      }
+      // Embedding over the same table: the rows of dequantize(), exactly.
+      const emb::QuantizedEmbedding lookup(QuantizedTable::quantize(weight, storage));
+      const Matrix<float> rows = lookup.forward(indices);
+      const Matrix<float> table = lookup.table().dequantize();
+      for (std::size_t i = 0; i < indices.size(); ++i) {
+        REQUIRE(rows.row(static_cast<Index>(i)) == table.row(indices[i]));
+      }
+    }
+  }
+  CHECK(fused > 0);
+}
+
+TEST_CASE("quantized lookups refuse bad input as the float tables do, naming themselves",
+          "[quantized][bag][errors]") {
+  const Matrix<float> weight = random_weight(10, 8, 11);
+  const auto table = QuantizedTable::quantize(weight, Storage::int8);
+  const emb::QuantizedEmbeddingBag bag(table, {.mode = emb::BagMode::mean});
+  const std::vector<Index> ids{1, 2, 3};
+  REQUIRE_THROWS_WITH(bag.forward(ids, std::vector<Index>{1}),
+                      "emb::QuantizedEmbeddingBag::forward: offsets[0] is 1 but must be 0");
+  REQUIRE_THROWS_AS(bag.forward(ids, std::vector<Index>{0, 4}), std::out_of_range);
+  REQUIRE_THROWS_WITH(bag.forward(std::vector<Index>{1, 10}, std::vector<Index>{0}),
+                      "emb::QuantizedEmbeddingBag::forward: index 10 at position 1 is out of "
+                      "range [0, 10)");
+  const std::vector<float> psw{1, 2, 3};
+  REQUIRE_THROWS_WITH(bag.forward(ids, std::vector<Index>{0}, psw),
+                      Catch::Contains("per_sample_weights is only supported with mode sum"));
+  const emb::QuantizedEmbeddingBag sum(table, {.mode = emb::BagMode::sum});
+  REQUIRE_THROWS_WITH(sum.forward(ids, std::vector<Index>{0}, std::vector<float>{1, 2}),
+                      Catch::Contains("per_sample_weights has 2 entries but there are 3 indices"));
+  Matrix<float> out(2, 8);
+  REQUIRE_THROWS_WITH(sum.forward(ids, std::vector<Index>{0}, {}, out),
+                      Catch::Contains("out has shape (2, 8) but (1, 8) is needed"));
+  REQUIRE_THROWS_WITH(sum.forward_with_lengths(ids, std::vector<Index>{1, 1}),
+                      "emb::QuantizedEmbeddingBag::forward_with_lengths: lengths sum to 2 but "
+                      "there are 3 indices");
+  const emb::QuantizedEmbeddingBag last(table,
+                                        {.mode = emb::BagMode::sum, .include_last_offset = true});
+  REQUIRE_THROWS_WITH(last.forward(ids, std::vector<Index>{}),
+                      Catch::Contains("include_last_offset needs at least one offset"));
+
+  REQUIRE_THROWS_AS(emb::QuantizedEmbeddingBag(table, {.padding_idx = 10}), std::out_of_range);
+  REQUIRE_THROWS_WITH(emb::QuantizedEmbeddingBag(table, {.max_norm = 1.0}),
+                      Catch::Contains("emb::QuantizedEmbeddingBag: max_norm renorms rows"));
+  REQUIRE_THROWS_WITH(
+      emb::QuantizedEmbeddingBag(table, {.mode = emb::BagMode::max, .scale_grad_by_freq = true}),
+      Catch::Contains("scale_grad_by_freq is not supported with mode max"));
+  REQUIRE_THROWS_WITH(emb::QuantizedEmbedding(table, {.max_norm = 1.0}),
+                      Catch::Contains("emb::QuantizedEmbedding: max_norm renorms rows"));
+  const emb::QuantizedEmbedding lookup(table, {.padding_idx = -1});
+  REQUIRE(lookup.padding_idx() == 9);
+  REQUIRE_THROWS_WITH(lookup.forward(std::vector<Index>{0, -1}),
+                      "emb::QuantizedEmbedding::forward: index -1 at position 1 is out of range "
+                      "[0, 10)");
+  Matrix<float> rows(3, 7);
+  REQUIRE_THROWS_WITH(lookup.forward(ids, rows),
+                      Catch::Contains("out has shape (3, 7) but (3, 8) is needed"));
+}
+
+TEST_CASE("quantized bags take every bag form and keep the padding row out", "[quantized][bag]") {
+  const Matrix<float> weight = random_weight(9, 12, 13);
+  const auto table = QuantizedTable::quantize(weight, Storage::int4);
+  const Matrix<float> rows = table.dequantize();
+  const emb::QuantizedEmbeddingBag bag(table, {.mode = emb::BagMode::mean, .padding_idx = 2});
+  const std::vector<Index> ids{4, 2, 7, 7, 1, 2};
+  const Matrix<float> by_offsets = bag.forward(ids, std::vector<std::int32_t>{0, 3, 3});
+  REQUIRE(by_offsets.rows() == 3);
+  CHECK(by_offsets.row(0).isApprox((rows.row(4) + rows.row(7)) / 2));
+  CHECK(by_offsets.row(1).isZero());  // empty
+  CHECK(by_offsets.row(2).isApprox((rows.row(7) + rows.row(1)) / 2));
+  REQUIRE(bag.forward_with_lengths(ids, std::vector<Index>{3, 0, 3}) == by_offsets);
+  Eigen::Tensor<Index, 2, Eigen::RowMajor> batch(2, 3);
+  for (Index i = 0; i < 6; ++i) batch.data()[i] = ids[static_cast<std::size_t>(i)];
+  const Matrix<float> by_batch = bag.forward(batch);
+  CHECK(by_batch.row(0) == by_offsets.row(0));
+  CHECK(by_batch.row(1) == by_offsets.row(2));
+  Matrix<float> out(3, 12);
+  bag.forward(ids, std::vector<Index>{0, 3, 3}, {}, out);
+  CHECK(out == by_offsets);
+}
+
+TEST_CASE("quantize from a trained table keeps its options and applies max_norm",
+          "[quantized][bag]") {
+  emb::Embedding<double> trained(20, 6, {.padding_idx = 0, .max_norm = 1.5, .seed = 3});
+  const auto served = emb::QuantizedEmbedding::quantize(trained, Storage::float32);
+  REQUIRE(served.padding_idx() == 0);
+  const std::vector<Index> ids{3, 5, 5, 19};
+  // The trained table renorms the rows it looks up; the served one was renormed whole.
+  const Matrix<double> want = trained.forward(ids);
+  REQUIRE(served.forward(ids) == want.cast<float>());
+
+  emb::EmbeddingBag<float> bag(
+      30, 8, {.mode = emb::BagMode::max, .padding_idx = 4, .include_last_offset = true, .seed = 5});
+  const auto q = emb::QuantizedEmbeddingBag::quantize(bag, Storage::bfloat16);
+  CHECK(q.mode() == emb::BagMode::max);
+  CHECK(q.padding_idx() == 4);
+  CHECK(q.include_last_offset());
+  CHECK(q.storage() == Storage::bfloat16);
+  const std::vector<Index> bag_ids{1, 4, 9, 4}, offsets{0, 2, 4};
+  const Matrix<float> got = q.forward(bag_ids, offsets);
+  const Matrix<float> rows = q.table().dequantize();
+  CHECK(got.row(0) == rows.row(1));
+  CHECK(got.row(1) == rows.row(9));
 }

@@ -1,23 +1,32 @@
 #pragma once
 // Compressed tables for lookup (serving): float16, bfloat16 and PyTorch's row-wise quantized
-// int8/int4/int2 rows. Lookups produce float. See docs/QUANTIZED.md.
+// int8/int4/int2 rows, and the lookups over them (QuantizedEmbedding, QuantizedEmbeddingBag), which
+// produce float. See docs/QUANTIZED.md.
 
 #include <algorithm>  // std::copy
 #include <cstddef>    // std::size_t
 #include <cstdint>    // std::uint8_t, std::int64_t
 #include <istream>    // std::istream
 #include <memory>     // std::shared_ptr, std::make_shared
+#include <optional>   // std::optional
 #include <ostream>    // std::ostream
 #include <span>       // std::span
 #include <string>     // std::string
 #include <utility>    // std::move
 #include <vector>     // std::vector
 
+#include "emb/bag_mode.hpp"
+#include "emb/detail/bags.hpp"
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
-#include "emb/detail/memory.hpp"
+#include "emb/detail/gather.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/quantize.hpp"
-#include "emb/detail/table.hpp"
+#include "emb/detail/renorm.hpp"
+#include "emb/detail/table_options.hpp"
+#include "emb/embedding.hpp"
+#include "emb/embedding_bag.hpp"
+#include "emb/indices.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
@@ -248,6 +257,279 @@ class QuantizedTable {
   Index num_ = 0;
   Index dim_ = 0;
   Storage storage_ = Storage::float32;
+};
+
+namespace detail {
+
+// The options a compressed table takes from EmbeddingOptions / EmbeddingBagOptions: padding_idx
+// (validated and normalized as the float tables do it); max_norm refused, since renorming would
+// rewrite rows of a read-only table (quantize() from a trained table applies it first).
+inline TableOptions quantized_options(const char* where, const QuantizedTable& table,
+                                      std::optional<Index> padding_idx,
+                                      std::optional<double> max_norm, double norm_type,
+                                      bool scale_grad_by_freq) {
+  auto options = make_table_options(where, table.num_embeddings(), padding_idx, max_norm, norm_type,
+                                    scale_grad_by_freq);
+  if (options.max_norm) {
+    throw_invalid(where,
+                  ": max_norm renorms rows in place, which a compressed table cannot do "
+                  "(quantize() from a trained table applies it to every row first)");
+  }
+  return options;
+}
+
+// A copy of `weight` with every row renormed as a lookup with max_norm would renorm it (each
+// row's first lookup scales it to the norm; later ones leave it): what a trained table with
+// max_norm returns, for quantize() to pack.
+template <class Derived>
+Matrix<float> renormed_rows(const Eigen::MatrixBase<Derived>& weight,
+                            const std::optional<double>& max_norm, double norm_type) {
+  Matrix<float> rows = weight.template cast<float>();
+  if (!max_norm) return rows;
+  // PyTorch renorms in the table's own type: do it there, then round to float.
+  using T = typename Derived::Scalar;
+  Matrix<T> copy = weight;
+  std::vector<Index> all(static_cast<std::size_t>(copy.rows()));
+  for (std::size_t r = 0; r < all.size(); ++r) all[r] = static_cast<Index>(r);
+  renorm_rows(copy, all.data(), all.size(), *max_norm, norm_type);
+  return copy.template cast<float>();
+}
+
+}  // namespace detail
+
+// nn.Embedding over a QuantizedTable: each looked-up row is decoded into the float output as it
+// is gathered (the float table is never built), so the result is dequantize()'s rows, exactly.
+//
+// Example:
+//   auto served = emb::QuantizedEmbedding::quantize(trained, emb::Storage::int8);
+//   emb::Matrix<float> rows = served.forward({3, 1, 4});   // (3, embedding_dim)
+class QuantizedEmbedding {
+ public:
+  // Looks up from `table`. Of the options, padding_idx is kept (and reported; a lookup returns
+  // the padding row as stored, as nn.Embedding does); scale_grad_by_freq and seed concern
+  // training and are ignored. Throws std::out_of_range for padding_idx outside
+  // [-num_embeddings, num_embeddings), std::invalid_argument for max_norm (it would rewrite
+  // rows of a read-only table) or a non-positive norm_type.
+  explicit QuantizedEmbedding(QuantizedTable table, EmbeddingOptions options = {})
+      : options_(detail::quantized_options(kind, table, options.padding_idx, options.max_norm,
+                                           options.norm_type, options.scale_grad_by_freq)),
+        table_(std::move(table)) {}
+
+  // A trained table, packed as `storage` in one call, with its padding_idx. A table with
+  // max_norm is packed as its lookups would return it: every row renormed first.
+  // Throws as QuantizedTable::quantize.
+  template <class T>
+  static QuantizedEmbedding quantize(const Embedding<T>& trained, Storage storage) {
+    const auto o = trained.options();
+    return QuantizedEmbedding(
+        QuantizedTable::quantize(detail::renormed_rows(trained.view(), o.max_norm, o.norm_type),
+                                 storage),
+        {.padding_idx = o.padding_idx});
+  }
+
+  Index num_embeddings() const { return table_.num_embeddings(); }
+  Index embedding_dim() const { return table_.embedding_dim(); }
+  std::optional<Index> padding_idx() const { return options_.padding_idx; }  // normalized
+  Storage storage() const { return table_.storage(); }
+  const QuantizedTable& table() const { return table_; }
+
+  // (N, embedding_dim): row i is row indices[i] of the table, decoded. Throws std::out_of_range
+  // for an index outside [0, num_embeddings).
+  Matrix<float> forward(Indices indices) const {
+    Matrix<float> out(static_cast<Index>(indices.size()), embedding_dim());
+    gather(indices, out);
+    return out;
+  }
+  // Allocation-free: writes into `out`, which must be (N, embedding_dim) (std::invalid_argument
+  // otherwise).
+  void forward(Indices indices, Eigen::Ref<Matrix<float>> out) const { gather(indices, out); }
+
+ private:
+  static constexpr const char* kind = "emb::QuantizedEmbedding";
+  static constexpr const char* forward_name = "emb::QuantizedEmbedding::forward";
+
+  template <class Out>
+  void gather(const Indices& indices, Out& out) const {
+    const auto n = static_cast<Index>(indices.size());
+    if (out.rows() != n || out.cols() != embedding_dim()) {
+      detail::throw_invalid(forward_name, ": out has shape (", out.rows(), ", ", out.cols(),
+                            ") but (", n, ", ", embedding_dim(), ") is needed");
+    }
+    detail::check_indices(forward_name, indices, num_embeddings());
+    table_.visit_rows([&](const auto& rows) {
+      indices.visit([&](auto span) {
+        detail::gather_rows(rows, span.data(), span.size(), out.data(), out.outerStride());
+      });
+    });
+  }
+
+  detail::TableOptions options_;
+  QuantizedTable table_;
+};
+
+// nn.EmbeddingBag over a QuantizedTable: bags pooled (sum, mean, max) from rows decoded as they
+// are read, by the kernels the float EmbeddingBag runs. sum equals PyTorch's fused
+// embedding_bag_{byte,4bit,2bit}_rowwise_offsets to float rounding; mean and max equal
+// F.embedding_bag over dequantize() (PyTorch 1.13's fused CPU kernels ignore the mode and sum).
+//
+// Example:
+//   auto served = emb::QuantizedEmbeddingBag::quantize(trained_bag, emb::Storage::int4);
+//   emb::Matrix<float> pooled = served.forward(ids, offsets);   // (B, embedding_dim)
+class QuantizedEmbeddingBag {
+ public:
+  // Pools from `table`. Of the options, mode, padding_idx and include_last_offset are used;
+  // scale_grad_by_freq and seed concern training and are ignored (scale_grad_by_freq with mode
+  // max is still refused, as EmbeddingBag does). Throws std::out_of_range for padding_idx
+  // outside [-num_embeddings, num_embeddings), std::invalid_argument for max_norm (it would
+  // rewrite rows of a read-only table) or a non-positive norm_type.
+  explicit QuantizedEmbeddingBag(QuantizedTable table, EmbeddingBagOptions options = {})
+      : options_(checked_options(table, options)),
+        mode_(options.mode),
+        include_last_offset_(options.include_last_offset),
+        table_(std::move(table)) {}
+
+  // A trained bag table, packed as `storage` in one call, with its mode, padding_idx and
+  // include_last_offset. A table with max_norm is packed as its lookups would see it: every
+  // row renormed first. Throws as QuantizedTable::quantize.
+  template <class T>
+  static QuantizedEmbeddingBag quantize(const EmbeddingBag<T>& trained, Storage storage) {
+    const auto o = trained.options();
+    return QuantizedEmbeddingBag(
+        QuantizedTable::quantize(detail::renormed_rows(trained.view(), o.max_norm, o.norm_type),
+                                 storage),
+        {.mode = o.mode,
+         .padding_idx = o.padding_idx,
+         .include_last_offset = o.include_last_offset});
+  }
+
+  Index num_embeddings() const { return table_.num_embeddings(); }
+  Index embedding_dim() const { return table_.embedding_dim(); }
+  BagMode mode() const { return mode_; }
+  std::optional<Index> padding_idx() const { return options_.padding_idx; }  // normalized
+  bool include_last_offset() const { return include_last_offset_; }
+  Storage storage() const { return table_.storage(); }
+  const QuantizedTable& table() const { return table_; }
+
+  // Pools bags given as 1-D indices and offsets, as EmbeddingBag::forward: bag b holds positions
+  // [offsets[b], offsets[b + 1]), the last running to the end of indices (with
+  // include_last_offset, offsets' last entry ends it). Empty and all-padding bags give zeros;
+  // per_sample_weights (mode sum only; empty means none) scales each index's row. Output: (B,
+  // embedding_dim). Throws as EmbeddingBag::forward, before anything is computed:
+  // std::invalid_argument when offsets[0] != 0, when include_last_offset has no offsets, for
+  // per_sample_weights in a mode other than sum or of the wrong length; std::out_of_range for
+  // an offset that decreases or exceeds indices.size() and for an index outside
+  // [0, num_embeddings).
+  Matrix<float> forward(Indices indices, Indices offsets,
+                        std::span<const float> per_sample_weights = {}) const {
+    const auto bounds = offset_bounds(indices, offsets);
+    return pooled(forward_name, indices, bounds, per_sample_weights);
+  }
+  // Allocation-free: writes into `out`, which must be (B, embedding_dim)
+  // (std::invalid_argument otherwise).
+  void forward(Indices indices, Indices offsets, std::span<const float> per_sample_weights,
+               Eigen::Ref<Matrix<float>> out) const {
+    const auto bounds = offset_bounds(indices, offsets);
+    pool(forward_name, indices, bounds, per_sample_weights, out);
+  }
+
+  // Pools a (B, L) batch of equal-length bags (row b is bag b), as PyTorch's 2-D input;
+  // per_sample_weights, when given, has the shape of indices. Throws as the offsets form.
+  template <class I, int Layout>
+  Matrix<float> forward(const Eigen::Tensor<I, 2, Layout>& indices) const {
+    return forward_batch(indices, nullptr);
+  }
+  template <class I, int Layout>
+  Matrix<float> forward(const Eigen::Tensor<I, 2, Layout>& indices,
+                        const Eigen::Tensor<float, 2, Eigen::RowMajor>& per_sample_weights) const {
+    return forward_batch(indices, &per_sample_weights);
+  }
+
+  // Pools bags given by their lengths (FBGEMM's SparseLengths form), as
+  // EmbeddingBag::forward_with_lengths. Throws std::invalid_argument for a negative length or
+  // a wrong sum, else as the offsets form.
+  Matrix<float> forward_with_lengths(Indices indices, Indices lengths,
+                                     std::span<const float> per_sample_weights = {}) const {
+    const auto bounds = lengths.visit([&](auto span) {
+      return detail::bounds_from_lengths(lengths_name, span, static_cast<Index>(indices.size()));
+    });
+    return pooled(lengths_name, indices, bounds, per_sample_weights);
+  }
+
+ private:
+  static constexpr const char* kind = "emb::QuantizedEmbeddingBag";
+  static constexpr const char* forward_name = "emb::QuantizedEmbeddingBag::forward";
+  static constexpr const char* lengths_name = "emb::QuantizedEmbeddingBag::forward_with_lengths";
+
+  static detail::TableOptions checked_options(const QuantizedTable& table,
+                                              const EmbeddingBagOptions& options) {
+    if (options.mode == BagMode::max && options.scale_grad_by_freq) {
+      detail::throw_invalid(kind,
+                            ": scale_grad_by_freq is not supported with mode max (as "
+                            "PyTorch)");
+    }
+    return detail::quantized_options(kind, table, options.padding_idx, options.max_norm,
+                                     options.norm_type, options.scale_grad_by_freq);
+  }
+
+  std::vector<Index> offset_bounds(const Indices& indices, const Indices& offsets) const {
+    return offsets.visit([&](auto span) {
+      return detail::bounds_from_offsets(forward_name, span, static_cast<Index>(indices.size()),
+                                         include_last_offset_);
+    });
+  }
+
+  template <class I, int Layout>
+  Matrix<float> forward_batch(const Eigen::Tensor<I, 2, Layout>& indices,
+                              const Eigen::Tensor<float, 2, Eigen::RowMajor>* weights) const {
+    static_assert(Layout == Eigen::RowMajor,
+                  "emb::QuantizedEmbeddingBag::forward: a (B, L) batch must be an "
+                  "Eigen::Tensor<I, 2, Eigen::RowMajor> (PyTorch's layout), not column-major");
+    const Index bags = indices.dimension(0), length = indices.dimension(1);
+    std::span<const float> per_sample_weights;
+    if (weights) {
+      if (weights->dimension(0) != bags || weights->dimension(1) != length) {
+        detail::throw_invalid(forward_name, ": per_sample_weights has shape (",
+                              weights->dimension(0), ", ", weights->dimension(1),
+                              ") but indices have (", bags, ", ", length, ")");
+      }
+      per_sample_weights = {weights->data(), static_cast<std::size_t>(weights->size())};
+    }
+    return pooled(forward_name, Indices(indices.data(), static_cast<std::size_t>(indices.size())),
+                  detail::bounds_of_batch(bags, length), per_sample_weights);
+  }
+
+  Matrix<float> pooled(const char* where, const Indices& indices, const std::vector<Index>& bounds,
+                       std::span<const float> per_sample_weights) const {
+    Matrix<float> out(static_cast<Index>(bounds.size()) - 1, embedding_dim());
+    pool(where, indices, bounds, per_sample_weights, out);
+    return out;
+  }
+
+  // Checks the weights, the ids and `out`, then pools: nothing is written before all is valid.
+  template <class Out>
+  void pool(const char* where, const Indices& indices, const std::vector<Index>& bounds,
+            std::span<const float> per_sample_weights, Out& out) const {
+    detail::check_per_sample_weights(where, mode_, per_sample_weights.size(), indices.size());
+    detail::check_indices(where, indices, num_embeddings());
+    const auto bags = static_cast<Index>(bounds.size()) - 1;
+    if (out.rows() != bags || out.cols() != embedding_dim()) {
+      detail::throw_invalid(where, ": out has shape (", out.rows(), ", ", out.cols(), ") but (",
+                            bags, ", ", embedding_dim(), ") is needed");
+    }
+    const float* weights = per_sample_weights.empty() ? nullptr : per_sample_weights.data();
+    table_.visit_rows([&](const auto& rows) {
+      indices.visit([&](auto span) {
+        detail::pool_bags(rows, span.data(), bounds, weights, mode_,
+                          options_.padding_idx.value_or(-1), out.data(), out.outerStride(),
+                          nullptr);
+      });
+    });
+  }
+
+  detail::TableOptions options_;
+  BagMode mode_ = BagMode::mean;
+  bool include_last_offset_ = false;
+  QuantizedTable table_;
 };
 
 }  // namespace emb

@@ -27,6 +27,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/half.hpp"
+#include "emb/detail/rows.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
@@ -245,8 +246,8 @@ bool pack_row(const float* in, Index dim, std::uint8_t* out) {
   return true;
 }
 
-// Rows of a packed table as the lookup kernels read them (the row-source interface of the table
-// core): columns [c, c + width) of row r as floats.
+// Rows of a packed table as the lookup kernels (gather.hpp, bags.hpp) read them: a row source
+// (rows.hpp) giving columns [c, c + width) of row r as floats.
 template <Storage S>
 class QuantizedRows {
  public:
@@ -282,6 +283,10 @@ class QuantizedRows {
   Index cols_;
   std::size_t row_bytes_;
 };
+
+// float32 rows are read where they are: the gather copies them instead of decoding.
+template <>
+inline constexpr bool reads_in_place<QuantizedRows<Storage::float32>> = true;
 
 // Calls f(QuantizedRows<S>(data, rows, cols)) for the storage s: one instance of a kernel per
 // storage, the storage chosen once per call rather than per row.
