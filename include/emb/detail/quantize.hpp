@@ -146,16 +146,26 @@ void decode_row(const std::uint8_t* row, Index dim, Index c, Index width, float*
     std::memcpy(out, row + 4 * c, static_cast<std::size_t>(width) * 4);
   } else if constexpr (S == Storage::float16) {
     const std::uint8_t* p = row + 2 * c;
-    Index j = 0;
+    const auto n = static_cast<std::size_t>(width);
 #if defined(__F16C__)
     // The hardware conversion: exact, and it widens subnormal halves whatever the
-    // denormals-are-zero bit says. 8 values per instruction.
-    for (; j + 8 <= width; j += 8) {
+    // denormals-are-zero bit says. 8 values per instruction; the last few through a buffer.
+    std::size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
       const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * j));
       _mm256_storeu_ps(out + j, _mm256_cvtph_ps(h));
     }
+    if (j < n) {
+      alignas(16) std::uint8_t tail[16] = {};
+      alignas(32) float wide[8];
+      std::memcpy(tail, p + 2 * j, 2 * (n - j));
+      _mm256_store_ps(wide,
+                      _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tail))));
+      std::memcpy(out + j, wide, 4 * (n - j));
+    }
+#else
+    for (std::size_t j = 0; j < n; ++j) out[j] = half_to_float(load_u16(p + 2 * j));
 #endif
-    for (; j < width; ++j) out[j] = half_to_float(load_u16(p + 2 * j));
   } else if constexpr (S == Storage::bfloat16) {
     const std::uint8_t* p = row + 2 * c;
     for (Index j = 0; j < width; ++j) out[j] = bfloat16_to_float(load_u16(p + 2 * j));
