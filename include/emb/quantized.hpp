@@ -149,7 +149,7 @@ class QuantizedTable {
   // embedding_bag_{byte,4bit,2bit}_unpack returns (q * scale rounded, then + bias rounded),
   // whatever the compiler's contraction flags.
   Matrix<float> dequantize() const {
-    Matrix<float> out(num_, dim_);
+    Matrix<float> out = detail::allocate_table<float>(num_, dim_);
     visit_rows([&](const auto& rows) {
       for (Index r = 0; r < num_; ++r) {
         float* row = out.data() + r * dim_;
@@ -336,7 +336,8 @@ class QuantizedEmbedding {
   // (N, embedding_dim): row i is row indices[i] of the table, decoded. Throws std::out_of_range
   // for an index outside [0, num_embeddings).
   Matrix<float> forward(Indices indices) const {
-    Matrix<float> out(static_cast<Index>(indices.size()), embedding_dim());
+    Matrix<float> out =
+        detail::allocate_table<float>(static_cast<Index>(indices.size()), embedding_dim());
     gather(indices, out);
     return out;
   }
@@ -500,7 +501,8 @@ class QuantizedEmbeddingBag {
 
   Matrix<float> pooled(const char* where, const Indices& indices, const std::vector<Index>& bounds,
                        std::span<const float> per_sample_weights) const {
-    Matrix<float> out(static_cast<Index>(bounds.size()) - 1, embedding_dim());
+    Matrix<float> out =
+        detail::allocate_table<float>(static_cast<Index>(bounds.size()) - 1, embedding_dim());
     pool(where, indices, bounds, per_sample_weights, out);
     return out;
   }
