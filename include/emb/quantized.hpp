@@ -278,21 +278,19 @@ inline TableOptions quantized_options(const char* where, const QuantizedTable& t
   return options;
 }
 
-// A copy of `weight` with every row renormed as a lookup with max_norm would renorm it (each
-// row's first lookup scales it to the norm; later ones leave it): what a trained table with
-// max_norm returns, for quantize() to pack.
+// `weight` packed as `storage`; with max_norm, every row is first renormed (in a copy, in the
+// table's own type) as the table's lookups would renorm it: each row's first lookup scales it to
+// the norm, later ones leave it. What a trained table with max_norm returns is what is packed.
 template <class Derived>
-Matrix<float> renormed_rows(const Eigen::MatrixBase<Derived>& weight,
-                            const std::optional<double>& max_norm, double norm_type) {
-  Matrix<float> rows = weight.template cast<float>();
-  if (!max_norm) return rows;
-  // PyTorch renorms in the table's own type: do it there, then round to float.
-  using T = typename Derived::Scalar;
-  Matrix<T> copy = weight;
-  std::vector<Index> all(static_cast<std::size_t>(copy.rows()));
+QuantizedTable quantize_trained(const Eigen::MatrixBase<Derived>& weight,
+                                const std::optional<double>& max_norm, double norm_type,
+                                Storage storage) {
+  if (!max_norm) return QuantizedTable::quantize(weight, storage);
+  Matrix<typename Derived::Scalar> rows = weight;
+  std::vector<Index> all(static_cast<std::size_t>(rows.rows()));
   for (std::size_t r = 0; r < all.size(); ++r) all[r] = static_cast<Index>(r);
-  renorm_rows(copy, all.data(), all.size(), *max_norm, norm_type);
-  return copy.template cast<float>();
+  renorm_rows(rows, all.data(), all.size(), *max_norm, norm_type);
+  return QuantizedTable::quantize(rows, storage);
 }
 
 }  // namespace detail
@@ -322,8 +320,7 @@ class QuantizedEmbedding {
   static QuantizedEmbedding quantize(const Embedding<T>& trained, Storage storage) {
     const auto o = trained.options();
     return QuantizedEmbedding(
-        QuantizedTable::quantize(detail::renormed_rows(trained.view(), o.max_norm, o.norm_type),
-                                 storage),
+        detail::quantize_trained(trained.view(), o.max_norm, o.norm_type, storage),
         {.padding_idx = o.padding_idx});
   }
 
@@ -396,8 +393,7 @@ class QuantizedEmbeddingBag {
   static QuantizedEmbeddingBag quantize(const EmbeddingBag<T>& trained, Storage storage) {
     const auto o = trained.options();
     return QuantizedEmbeddingBag(
-        QuantizedTable::quantize(detail::renormed_rows(trained.view(), o.max_norm, o.norm_type),
-                                 storage),
+        detail::quantize_trained(trained.view(), o.max_norm, o.norm_type, storage),
         {.mode = o.mode,
          .padding_idx = o.padding_idx,
          .include_last_offset = o.include_last_offset});
