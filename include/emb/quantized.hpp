@@ -232,7 +232,9 @@ class QuantizedTable {
     reader.get(storage);
     reader.get(num);
     reader.get(dim);
-    const char* name = detail::storage_name(static_cast<Storage>(storage));
+    const char* name = storage >= 0 && storage <= static_cast<std::int64_t>(Storage::int2)
+                           ? detail::storage_name(static_cast<Storage>(storage))
+                           : nullptr;
     if (name == nullptr) {
       detail::throw_runtime(where, ": corrupted checkpoint (storage ", storage, ")");
     }
