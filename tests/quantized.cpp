@@ -18,6 +18,10 @@
 #include <emb/quantized.hpp>
 #include <unsupported/Eigen/CXX11/Tensor>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "support/golden.hpp"
 #include "support/temp_dir.hpp"
 
@@ -525,4 +529,32 @@ TEST_CASE("quantize from a trained table keeps its options and applies max_norm"
   const Matrix<float> rows = q.table().dequantize();
   CHECK(got.row(0) == rows.row(1));
   CHECK(got.row(1) == rows.row(9));
+}
+
+TEST_CASE("quantized bags pool the same on one thread and on several", "[quantized][bag]") {
+  const Matrix<float> weight = random_weight(500, 64, 17);
+  const std::vector<Index> ids = [] {
+    std::mt19937 gen(19);
+    std::uniform_int_distribution<Index> pick(0, 499);
+    std::vector<Index> v(256 * 8);
+    for (auto& i : v) i = pick(gen);
+    return v;
+  }();
+  std::vector<Index> offsets;
+  for (Index b = 0; b < 256; ++b) offsets.push_back(b * 8);
+  for (auto mode : {emb::BagMode::sum, emb::BagMode::mean, emb::BagMode::max}) {
+    const emb::QuantizedEmbeddingBag bag(QuantizedTable::quantize(weight, Storage::int4),
+                                         {.mode = mode});
+#if defined(_OPENMP)
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const Matrix<float> one = bag.forward(ids, offsets);
+    omp_set_num_threads(std::max(2, threads));
+    const Matrix<float> several = bag.forward(ids, offsets);
+    omp_set_num_threads(threads);
+    REQUIRE(one == several);
+#else
+    REQUIRE(bag.forward(ids, offsets) == bag.forward(ids, offsets));
+#endif
+  }
 }
