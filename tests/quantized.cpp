@@ -558,3 +558,12 @@ TEST_CASE("quantized bags pool the same on one thread and on several", "[quantiz
 #endif
   }
 }
+
+TEST_CASE("storages have names that parse back", "[quantized]") {
+  for (Storage storage : all_storages) {
+    REQUIRE(emb::parse_storage(emb::to_string(storage)) == storage);
+  }
+  CHECK(emb::to_string(Storage::int4) == "int4");
+  CHECK(!emb::parse_storage("int3"));
+  CHECK(!emb::parse_storage("Int8"));
+}

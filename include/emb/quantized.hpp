@@ -3,17 +3,18 @@
 // int8/int4/int2 rows, and the lookups over them (QuantizedEmbedding, QuantizedEmbeddingBag), which
 // produce float. See docs/QUANTIZED.md.
 
-#include <algorithm>  // std::copy
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::uint8_t, std::int64_t
-#include <istream>    // std::istream
-#include <memory>     // std::shared_ptr, std::make_shared
-#include <optional>   // std::optional
-#include <ostream>    // std::ostream
-#include <span>       // std::span
-#include <string>     // std::string
-#include <utility>    // std::move
-#include <vector>     // std::vector
+#include <algorithm>    // std::copy
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint8_t, std::int64_t
+#include <istream>      // std::istream
+#include <memory>       // std::shared_ptr, std::make_shared
+#include <optional>     // std::optional
+#include <ostream>      // std::ostream
+#include <span>         // std::span
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
 #include "emb/bag_mode.hpp"
 #include "emb/detail/bags.hpp"
@@ -30,6 +31,21 @@
 #include "emb/types.hpp"
 
 namespace emb {
+
+// The storage's name: "float32", "float16", "bfloat16", "int8", "int4" or "int2".
+inline std::string_view to_string(Storage storage) {
+  const char* name = detail::storage_name(storage);
+  return name ? name : "unknown";
+}
+
+// The storage of that name (as to_string writes it); nullopt for another name.
+inline std::optional<Storage> parse_storage(std::string_view name) {
+  for (Storage s : {Storage::float32, Storage::float16, Storage::bfloat16, Storage::int8,
+                    Storage::int4, Storage::int2}) {
+    if (name == to_string(s)) return s;
+  }
+  return std::nullopt;
+}
 
 // A read-only (num_embeddings, embedding_dim) table stored as `storage` (emb::Storage, in
 // emb/detail/quantize.hpp with the byte layout of every storage). The packed rows are held
