@@ -15,6 +15,7 @@
 #include "emb/loss.hpp"
 #include "emb/mapped_table.hpp"
 #include "emb/optim.hpp"
+#include "emb/quantized.hpp"
 #include "emb/text/evaluation.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/text/word_ngrams.hpp"
