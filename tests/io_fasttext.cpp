@@ -63,8 +63,8 @@ const std::filesystem::path golden_dir = EMB_GOLDEN_DIR "/fasttext";
 
 // Byte offsets in a .bin file (fastText's layout; see emb/io/fasttext_bin.hpp).
 constexpr std::size_t version_at = 4, dim_at = 8, loss_at = 32, model_at = 36, bucket_at = 40,
-                      minn_at = 44, maxn_at = 48, size_at = 64, nwords_at = 68, nlabels_at = 72,
-                      pruneidx_at = 84, entries_at = 92;
+                      minn_at = 44, size_at = 64, nwords_at = 68, nlabels_at = 72, pruneidx_at = 84,
+                      entries_at = 92;
 
 // Where the dictionary's entries end (the quantization flag), and the first entry's type byte.
 std::size_t dictionary_end(const std::string& bytes) {
