@@ -64,7 +64,11 @@ struct FastTextArgs {
   double t = 1e-4;
 };
 
-namespace detail {
+}  // namespace emb::io
+
+// (In emb::detail, not emb::io::detail: a second detail namespace would hide emb::detail from
+// the other io headers' unqualified detail:: names.)
+namespace emb::detail {
 
 // Reads a binary file front to back through one buffer, checking every read against the file's
 // size, so that a count read from the file is compared with the bytes that remain before
@@ -186,7 +190,7 @@ class BinaryReader {
 
 // A byte string quoted for a one-line message: at most 40 bytes, control and non-ASCII bytes as
 // \xNN.
-inline std::string escape(std::string_view bytes) {
+inline std::string escape_bytes_for_message(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
   for (const char c : bytes.substr(0, 40)) {
@@ -202,7 +206,9 @@ inline std::string escape(std::string_view bytes) {
   return out + (bytes.size() > 40 ? "...\"" : "\"");
 }
 
-}  // namespace detail
+}  // namespace emb::detail
+
+namespace emb::io {
 
 // A fastText skipgram or cbow model as a .bin file holds it: its arguments, its vocabulary
 // (words in fastText's order, with their counts) and its input matrix, (nwords + bucket, dim):
@@ -323,7 +329,7 @@ class FastTextModel {
 
 inline FastTextModel FastTextModel::load(const std::filesystem::path& path) {
   constexpr const char* where = "emb::io::FastTextModel::load";
-  detail::BinaryReader in(where, path);
+  emb::detail::BinaryReader in(where, path);
   if (in.size() == 0) emb::detail::throw_file_error(where, path, "the file is empty");
 
   const auto file_magic = in.scalar<std::int32_t>("the magic number");
@@ -405,12 +411,12 @@ inline FastTextModel FastTextModel::load(const std::filesystem::path& path) {
     counts.push_back(in.scalar<std::int64_t>("a word's count"));
     const auto type = in.scalar<std::int8_t>("a word's type");
     if (type != 0) {
-      in.fail("entry ", i, " (", detail::escape(words.back()), ") has type ", int{type},
-              ", not a word (0)");
+      in.fail("entry ", i, " (", emb::detail::escape_bytes_for_message(words.back()), ") has type ",
+              int{type}, ", not a word (0)");
     }
     if (counts.back() < 0) {
-      in.fail("word ", i, " (", detail::escape(words.back()), ") has a negative count ",
-              counts.back());
+      in.fail("word ", i, " (", emb::detail::escape_bytes_for_message(words.back()),
+              ") has a negative count ", counts.back());
     }
   }
   if (pruneidx_size < -1) in.fail("pruneidx_size is ", pruneidx_size, " (want -1 or more)");
