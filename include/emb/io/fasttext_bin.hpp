@@ -137,7 +137,7 @@ class BinaryReader {
   void read(char* out, std::uint64_t n, const char* what) {
     if (n > remaining()) fail(what, " needs ", n, " bytes, the file holds ", remaining(), " more");
     const std::size_t buffered = std::min<std::size_t>(end_ - begin_, static_cast<std::size_t>(n));
-    std::memcpy(out, buffer_.data() + begin_, buffered);
+    if (buffered > 0) std::memcpy(out, buffer_.data() + begin_, buffered);
     consume(buffered);
     const auto rest = static_cast<std::size_t>(n - buffered);
     if (rest > 0) {
@@ -159,7 +159,7 @@ class BinaryReader {
   bool fill(std::size_t want) {
     if (end_ - begin_ >= want) return true;
     if (want > remaining()) return false;
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    if (end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
     // A block at a time, but never more than the file holds.
