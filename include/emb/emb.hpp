@@ -8,6 +8,7 @@
 #include "emb/gradient.hpp"
 #include "emb/indices.hpp"
 #include "emb/io/fasttext_bin.hpp"
+#include "emb/io/file.hpp"
 #include "emb/io/format.hpp"
 #include "emb/io/glove.hpp"
 #include "emb/io/load.hpp"
