@@ -227,6 +227,10 @@ TEST_CASE("Bad .bin files throw std::runtime_error naming the file and the probl
   const std::string good = read_bytes(golden_dir / "skipgram.bin");
   const std::size_t quant_at = dictionary_end(good);
   const std::size_t rows_at = quant_at + 1, cols_at = quant_at + 9;
+  const auto nwords = get<std::int32_t>(good, nwords_at);
+  const auto rows = nwords + std::int64_t{get<std::int32_t>(good, bucket_at)};
+  REQUIRE(get<std::int64_t>(good, rows_at) == rows);
+  REQUIRE(get<std::int64_t>(good, cols_at) == 8);
   const auto refuses = [&](std::string bytes, const std::string& what) {
     const auto path = dir / "bad.bin";
     write_bytes(path, bytes);
@@ -273,14 +277,15 @@ TEST_CASE("Bad .bin files throw std::runtime_error naming the file and the probl
             "bucket is 0 but maxn is 5");
   }
   SECTION("a dictionary size that lies") {
-    for (const std::int32_t size : {std::int32_t{2147483647}, std::int32_t{601}}) {
+    for (const std::int32_t size : {std::int32_t{2147483647}, nwords + 1}) {
       refuses(with([&](std::string& b) {
                 put<std::int32_t>(b, size_at, size);
                 put<std::int32_t>(b, nwords_at, size);
               }),
               size > 1000 ? "bytes follow" : "");
     }
-    refuses(with([](std::string& b) { put<std::int32_t>(b, nwords_at, 599); }), "must be equal");
+    refuses(with([&](std::string& b) { put<std::int32_t>(b, nwords_at, nwords - 1); }),
+            "must be equal");
     refuses(with([](std::string& b) { put<std::int32_t>(b, size_at, -1); }), "must be equal");
     refuses(with([](std::string& b) { b[entries_at + b.substr(entries_at).find('\0') + 9] = 1; }),
             "has type 1");
@@ -295,18 +300,19 @@ TEST_CASE("Bad .bin files throw std::runtime_error naming the file and the probl
             "twice");
   }
   SECTION("a matrix shape that disagrees with the dictionary") {
-    refuses(with([&](std::string& b) { put<std::int64_t>(b, rows_at, 1599); }), "1599 x 8");
+    refuses(with([&](std::string& b) { put<std::int64_t>(b, rows_at, rows - 1); }),
+            std::to_string(rows - 1) + " x 8");
     refuses(with([&](std::string& b) { put<std::int64_t>(b, cols_at, 9); }), "x 9");
     refuses(with([&](std::string& b) { put<std::int64_t>(b, rows_at, -1); }), "-1 x 8");
     // A shape that agrees with a huge bucket: refused before allocating 68 GB.
     refuses(with([&](std::string& b) {
               put<std::int32_t>(b, bucket_at, 2147483647);
-              put<std::int64_t>(b, rows_at, 600 + std::int64_t{2147483647});
+              put<std::int64_t>(b, rows_at, nwords + std::int64_t{2147483647});
             }),
             "truncated");
-    const std::size_t out_rows_at = cols_at + 8 + 1600 * 8 * 4 + 1;
-    refuses(with([&](std::string& b) { put<std::int64_t>(b, out_rows_at, 601); }),
-            "output matrix is 601 x 8");
+    const auto out_rows_at = cols_at + 8 + static_cast<std::size_t>(rows) * 8 * 4 + 1;
+    refuses(with([&](std::string& b) { put<std::int64_t>(b, out_rows_at, nwords + 1); }),
+            "output matrix is " + std::to_string(nwords + 1) + " x 8");
     refuses(good + std::string(3, '\0'), "extra bytes");
   }
   SECTION("not a file") {

@@ -5,9 +5,11 @@ about them, read back by tests/io_fasttext.cpp.
 
 Beside OUT it writes skipgram.bin (-minn 2 -maxn 5 -bucket 1000 -dim 8), cbow.bin (cbow, -loss
 hs, -minn 3 -maxn 6 -bucket 997 -dim 6), word2vec.bin (skipgram -maxn 0: no n-grams, bucket 0)
-and classifier.ftz (a quantized supervised model, which the reader must refuse), all trained for
-one epoch on one thread with fastText's -seed. The corpus is made up from --seed (English-like
-syllable words with non-ASCII ones mixed in: ß, Cyrillic, CJK, an emoji), or read from --corpus.
+and classifier.ftz (a quantized supervised model, which the reader must refuse), trained on one
+thread with fastText's -seed, the word models for 20 epochs at -lr 0.5 (so that their vectors
+spread out: a neighbour's cosine is not a near-tie). The corpus is made up from --seed: lines on
+one of 12 topics (a topic's words co-occur), syllable words with non-ASCII ones mixed in (ß,
+Cyrillic, CJK, an emoji); or read from --corpus.
 Golden lines, fields separated by single spaces, words written as hex bytes ("-" for none):
 
     model FILE VERSION DIM MINN MAXN BUCKET NWORDS NTOKENS    gensim's reading of FILE's header
@@ -42,10 +44,12 @@ def make_corpus(path, seed, lines=2500):
         w = "".join(rng.choice(syllables) for _ in range(rng.randint(1, 4)))
         if w not in words:
             words.append(w)
-    weights = [1.0 / (i + 1) for i in range(len(words))]  # Zipf-like counts
+    topics = 12
     with open(path, "w", encoding="utf-8") as out:
         for _ in range(lines):
-            out.write(" ".join(rng.choices(words, weights, k=rng.randint(5, 20))) + "\n")
+            topic = words[rng.randrange(topics)::topics]
+            weights = [1.0 / (i + 1) for i in range(len(topic))]  # Zipf-like counts
+            out.write(" ".join(rng.choices(topic, weights, k=rng.randint(5, 20))) + "\n")
     return words
 
 
@@ -54,8 +58,8 @@ def run(args, stdin=None):
 
 
 def train(kind, corpus, output, seed, options):
-    run(["fasttext", kind, "-input", corpus, "-output", output, "-epoch", "1", "-thread", "1",
-         "-seed", str(seed), "-verbose", "0", "-minCount", "3"] + options)
+    run(["fasttext", kind, "-input", corpus, "-output", output, "-epoch", "20", "-lr", "0.5",
+         "-thread", "1", "-seed", str(seed), "-verbose", "0", "-minCount", "3"] + options)
     os.remove(output + ".vec")
     return output + ".bin"
 
