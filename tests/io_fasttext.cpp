@@ -331,6 +331,8 @@ TEST_CASE("Bad .bin files throw std::runtime_error naming the file and the probl
     refuses(with([&](std::string& b) { put<std::int32_t>(b, nwords_at, nwords - 1); }),
             "must be equal");
     refuses(with([](std::string& b) { put<std::int32_t>(b, size_at, -1); }), "must be equal");
+    // A word without its NUL, 5 MB long, to the end of the file.
+    refuses(good.substr(0, entries_at) + std::string(5 << 20, 'x'), "truncated");
     refuses(with([](std::string& b) { b[entries_at + b.substr(entries_at).find('\0') + 9] = 1; }),
             "has type 1");
     // A duplicate word: the second word spelled as the first.

@@ -125,9 +125,11 @@ class BinaryReader {
         return text;
       }
       searched = end_ - begin_;
-      // Everything left is buffered and holds no NUL, or the file shrank while being read.
-      if (searched >= remaining() || !fill(static_cast<std::size_t>(std::min<std::uint64_t>(
-                                         searched + block_size, remaining())))) {
+      // Everything left is buffered and holds no NUL, or the file shrank while being read. (The
+      // request doubles, so a long word takes a few reads, not one per block.)
+      const std::uint64_t want = std::max(2 * searched, searched + block_size);
+      if (searched >= remaining() ||
+          !fill(static_cast<std::size_t>(std::min<std::uint64_t>(want, remaining())))) {
         fail("the file ends inside ", what, " (truncated)");
       }
     }
@@ -159,9 +161,11 @@ class BinaryReader {
   bool fill(std::size_t want) {
     if (end_ - begin_ >= want) return true;
     if (want > remaining()) return false;
-    if (end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
+    if (begin_ > 0) {  // the unconsumed tail to the front
+      if (end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
     // A block at a time, but never more than the file holds.
     const auto target =
         static_cast<std::size_t>(std::min<std::uint64_t>(std::max(want, block_size), remaining()));
