@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include <emb/io/fasttext_bin.hpp>
+#include <emb/text/fasttext_vectors.hpp>
 #include <emb/text/subwords.hpp>
 
 #include "support/golden.hpp"
@@ -60,6 +61,23 @@ V get(const std::string& bytes, std::size_t offset) {
 }
 
 const std::filesystem::path golden_dir = EMB_GOLDEN_DIR "/fasttext";
+
+// gensim's answers `f[first...]` (word, similarity pairs) against ours: every similarity to float
+// rounding, every word unless its similarity is within 1e-5 of a neighbour's (a near-tie that
+// rounding may order either way).
+void check_neighbours(const std::vector<emb::Neighbour>& got, const std::vector<std::string>& f,
+                      std::size_t first, double tolerance) {
+  REQUIRE(got.size() == (f.size() - first) / 2);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("neighbour " << i);
+    const double expected = std::stod(f[first + 2 * i + 1]);
+    CHECK(std::abs(got[i].similarity - expected) <= tolerance * std::max(1.0, std::abs(expected)));
+    const auto near = [&](std::size_t j) {
+      return j < got.size() && std::abs(std::stod(f[first + 2 * j + 1]) - expected) < 1e-5;
+    };
+    if (!near(i - 1) && !near(i + 1)) CHECK(got[i].word == unhex(f[first + 2 * i]));
+  }
+}
 
 // Byte offsets in a .bin file (fastText's layout; see emb/io/fasttext_bin.hpp).
 constexpr std::size_t version_at = 4, dim_at = 8, loss_at = 32, model_at = 36, bucket_at = 40,
@@ -117,7 +135,8 @@ TEST_CASE("FastTextModel reads fastText's models and gives fastText's and gensim
   std::ifstream in(golden);
   REQUIRE(in);
   std::optional<FastTextModel> model;
-  int fasttext_checked = 0, gensim_checked = 0, ngrams_checked = 0;
+  std::optional<emb::WordVectors<float>> vectors;
+  int fasttext_checked = 0, gensim_checked = 0, ngrams_checked = 0, queries_checked = 0;
   for (std::string line; std::getline(in, line);) {
     const auto f = fields_of(line);
     if (f.empty()) continue;
@@ -132,6 +151,7 @@ TEST_CASE("FastTextModel reads fastText's models and gives fastText's and gensim
       CHECK(model->num_words() == std::stoi(f[7]));
       CHECK(model->ntokens() == std::stoll(f[8]));
       CHECK(model->input_matrix().rows() == model->num_words() + model->num_ngram_rows());
+      vectors.emplace(emb::to_word_vectors(*model));
       continue;
     }
     REQUIRE(model);
@@ -139,6 +159,29 @@ TEST_CASE("FastTextModel reads fastText's models and gives fastText's and gensim
       const Index i = std::stoll(f[1]);
       CHECK(model->vocabulary().word(i) == unhex(f[2]));
       CHECK(model->vocabulary().count(i) == std::stoll(f[3]));
+      continue;
+    }
+    if (f[0] == "similar" || f[0] == "similarity" || f[0] == "analogy" || f[0] == "cosmul" ||
+        f[0] == "odd") {
+      constexpr double tolerance = 2e-6;  // a cosine in float
+      if (f[0] == "similar") {
+        check_neighbours(vectors->similar(unhex(f[1]), std::stoll(f[2])), f, 3, tolerance);
+      } else if (f[0] == "similarity") {
+        CHECK(std::abs(vectors->similarity(unhex(f[1]), unhex(f[2])) - std::stod(f[3])) <=
+              tolerance);
+      } else if (f[0] == "odd") {
+        std::vector<std::string> group;
+        for (std::size_t k = 2; k + 1 < f.size(); ++k) group.push_back(unhex(f[k]));
+        CHECK(vectors->odd_one_out(group) == unhex(f.back()));
+      } else {
+        const auto method = f[0] == "analogy" ? emb::AnalogyMethod::add : emb::AnalogyMethod::mul;
+        // 3CosMul divides by (1 + cos a) / 2 + 1e-6: its score's rounding is that of a cosine
+        // scaled by up to the score itself.
+        check_neighbours(
+            vectors->analogy(unhex(f[1]), unhex(f[2]), unhex(f[3]), std::stoll(f[4]), method), f, 5,
+            f[0] == "analogy" ? tolerance : 1e-5);
+      }
+      ++queries_checked;
       continue;
     }
     const std::string word = unhex(f[1]);
@@ -175,6 +218,7 @@ TEST_CASE("FastTextModel reads fastText's models and gives fastText's and gensim
   CHECK(fasttext_checked >= 60);
   CHECK(gensim_checked >= 40);
   CHECK(ngrams_checked >= 10);
+  CHECK(queries_checked >= 30);
 }
 
 TEST_CASE("A known word's vector is the mean of its own row and its n-gram rows", "[fasttext]") {
@@ -321,6 +365,20 @@ TEST_CASE("Bad .bin files throw std::runtime_error naming the file and the probl
     CHECK_THROWS_WITH(FastTextModel::load(dir / "missing.bin"), Contains("cannot open"));
     CHECK_THROWS_WITH(FastTextModel::load(dir.path()), Contains("directory"));
   }
+}
+
+TEST_CASE("WordVectors over a fastText model knows unknown words only when they have n-grams",
+          "[fasttext][word_vectors]") {
+  const auto with_ngrams = emb::to_word_vectors(FastTextModel::load(golden_dir / "cbow.bin"));
+  CHECK(!with_ngrams.contains("kingz"));
+  CHECK(with_ngrams.vector("kingz").size() == 6);
+  CHECK(with_ngrams.similar("kingz", 3).size() == 3);
+  const auto without = emb::to_word_vectors(FastTextModel::load(golden_dir / "word2vec.bin"));
+  CHECK_THROWS_AS(without.vector("kingz"), emb::UnknownWord);
+  CHECK_THROWS_AS(without.similar("kingz"), emb::UnknownWord);
+  const std::string known = without.vocabulary().word(3);
+  CHECK(without.vector(known) ==
+        FastTextModel::load(golden_dir / "word2vec.bin").input_matrix().row(3));
 }
 
 TEST_CASE("FastTextModel's constructor checks the parts it is given", "[fasttext][errors]") {

@@ -18,7 +18,15 @@ Golden lines, fields separated by single spaces, words written as hex bytes ("-"
     gensim WORD V1 ... VD                 gensim load_facebook_model(FILE).wv[word] (float32)
     ngrams WORD NGRAM...                  fastText's print-ngrams: the word (when known) and its
                                           n-grams, in order
-The entry/fasttext/gensim/ngrams lines are about the last `model` line.
+    similar WORD K (WORD SIM)*            gensim wv.most_similar(WORD, topn=K)
+    similarity W1 W2 SIM                  gensim wv.similarity(W1, W2)
+    analogy A B C K (WORD SIM)*           gensim wv.most_similar(positive=[B, C], negative=[A])
+    cosmul A B C K (WORD SIM)*            gensim wv.most_similar_cosmul(positive=[B, C],
+                                          negative=[A])
+    odd N W1 ... WN ANSWER                gensim wv.doesnt_match([W1 ... WN])
+The other lines are about the last `model` line. The queries (models with n-grams only) mix
+known and unknown words, answered by gensim's FastTextKeyedVectors with the vector of </s> set to
+fastText's (its own row: gensim gives it n-grams, fastText none).
 """
 
 import argparse
@@ -120,11 +128,39 @@ def record(out, path, rng, cases):
         vector = model.wv[word]
         out.write(f"gensim {hexword(word)} " + " ".join(repr(float(v)) for v in vector) + "\n")
 
+    if header.bucket > 0:
+        record_queries(out, model.wv, words)
+
     if header.maxn > 0:
         for word in words[:3] + words[-3:] + ["</s>"]:
             printed = run(["fasttext", "print-ngrams", path, word]).decode("utf-8").splitlines()
             ngrams = [line.rsplit(" ", header.dim + 1)[0] for line in printed if line]
             out.write(f"ngrams {hexword(word)} " + " ".join(hexword(n) for n in ngrams) + "\n")
+
+
+def record_queries(out, wv, words):
+    eos = wv.key_to_index.get("</s>")
+    if eos is not None:
+        wv.vectors[eos] = wv.vectors_vocab[eos]
+        wv.fill_norms(force=True)
+    known = [w for w in words if w in wv.key_to_index and w != "</s>"]
+    unknown = [w for w in words if w not in wv.key_to_index]
+
+    def answers(pairs):
+        return " ".join(f"{hexword(w)} {float(s)!r}" for w, s in pairs)
+
+    for word in unknown[:6] + known[:2]:
+        out.write(f"similar {hexword(word)} 5 {answers(wv.most_similar(word, topn=5))}\n")
+    for w1, w2 in zip(unknown[:4], known[:2] + unknown[4:6]):
+        out.write(f"similarity {hexword(w1)} {hexword(w2)} {float(wv.similarity(w1, w2))!r}\n")
+    for a, b, c in [(known[0], unknown[0], known[1]), (unknown[1], known[2], unknown[2])]:
+        question = f"{hexword(a)} {hexword(b)} {hexword(c)} 4"
+        add = wv.most_similar(positive=[b, c], negative=[a], topn=4)
+        mul = wv.most_similar_cosmul(positive=[b, c], negative=[a], topn=4)
+        out.write(f"analogy {question} {answers(add)}\n")
+        out.write(f"cosmul {question} {answers(mul)}\n")
+    group = [known[0], known[1], unknown[0], unknown[3]]
+    out.write(f"odd 4 {' '.join(hexword(w) for w in group)} {hexword(wv.doesnt_match(group))}\n")
 
 
 def main():
