@@ -16,6 +16,7 @@
 #include "emb/mapped_table.hpp"
 #include "emb/optim.hpp"
 #include "emb/text/evaluation.hpp"
+#include "emb/text/fasttext_vectors.hpp"
 #include "emb/text/subwords.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/text/word_vectors.hpp"
