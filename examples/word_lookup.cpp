@@ -465,9 +465,9 @@ class Session {
     std::ifstream in(path, std::ios::binary);
     unsigned char magic[4] = {};
     if (!in.read(reinterpret_cast<char*>(magic), 4)) return false;
-    const auto value = static_cast<std::int32_t>(magic[0] | magic[1] << 8 | magic[2] << 16 |
-                                                 static_cast<std::uint32_t>(magic[3]) << 24);
-    return value == emb::io::FastTextModel::magic;
+    std::uint32_t value = 0;
+    for (int i = 3; i >= 0; --i) value = value << 8 | magic[i];
+    return static_cast<std::int32_t>(value) == emb::io::FastTextModel::magic;
   }
 
   Loaded loaded_;
