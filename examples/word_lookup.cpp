@@ -26,6 +26,7 @@
 
 #include <emb/io/fasttext_bin.hpp>
 #include <emb/io/load.hpp>
+#include <emb/quantized.hpp>
 #include <emb/text/evaluation.hpp>
 #include <emb/text/fasttext_vectors.hpp>
 #include <emb/text/word_vectors.hpp>
@@ -49,7 +50,7 @@ struct UsageError : std::runtime_error {
 // the flags below).
 struct Arguments {
   std::vector<std::string> words;
-  std::optional<std::string> vectors, format, limit, top, restrict, out, method;
+  std::optional<std::string> vectors, format, limit, top, restrict, out, method, storage;
   bool json = false, help = false;
 };
 
@@ -85,6 +86,7 @@ Arguments parse_arguments(const std::vector<std::string>& tokens) {
                                        : name == "restrict" ? &args.restrict
                                        : name == "out"      ? &args.out
                                        : name == "method"   ? &args.method
+                                       : name == "storage"  ? &args.storage
                                                             : nullptr;
     if (slot == nullptr) throw UsageError("unknown option --" + name);
     *slot = value;
@@ -379,7 +381,8 @@ constexpr Command commands[] = {
 std::string usage() {
   std::string text =
       "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]\n"
-      "                   [--limit N] [--json] COMMAND ...\ncommands:\n";
+      "                   [--limit N] [--storage float32|float16|bfloat16|int8|int4|int2]\n"
+      "                   [--json] COMMAND ...\ncommands:\n";
   constexpr std::size_t column = 37;
   const auto line = [&](std::string_view synopsis, std::string_view summary) {
     text += "  ";
@@ -454,7 +457,8 @@ class Session {
     }
     auto file = emb::io::load_vectors<float>(path, options);
     const auto format = file.format;
-    Vectors vectors(std::move(file));
+    Vectors vectors =
+        args.storage ? compressed(std::move(file), *args.storage) : Vectors(std::move(file));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return {std::move(vectors), format, seconds, std::nullopt, path};
@@ -468,6 +472,18 @@ class Session {
     std::uint32_t value = 0;
     for (int i = 3; i >= 0; --i) value = value << 8 | magic[i];
     return static_cast<std::int32_t>(value) == emb::io::FastTextModel::magic;
+  }
+
+  // --storage: the vectors as a compressed table of that storage holds them (docs/QUANTIZED.md),
+  // decoded once for the queries: the answers a compressed table gives, not its memory saving.
+  static Vectors compressed(emb::io::LoadedVectors<float> file, const std::string& name) {
+    const auto storage = emb::parse_storage(name);
+    if (!storage) {
+      throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
+                       name + "\"");
+    }
+    const auto table = emb::QuantizedTable::quantize(file.vectors, *storage);
+    return Vectors(emb::Vocabulary(std::move(file.words)), table.dequantize());
   }
 
   Loaded loaded_;
@@ -497,8 +513,9 @@ int interactive(Session& session) {
     }
     try {
       const auto args = parse_arguments(tokens);
-      if (args.vectors || args.format || args.limit) {
-        throw UsageError("--vectors, --format and --limit go on the command line, not here");
+      if (args.vectors || args.format || args.limit || args.storage) {
+        throw UsageError(
+            "--vectors, --format, --limit and --storage go on the command line, not here");
       }
       session.run(args, std::cout);
     } catch (const emb::UnknownWord& error) {
