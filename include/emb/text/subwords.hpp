@@ -4,28 +4,20 @@
 // trained by fastText, or for it, sees the same rows. Bojanowski et al. 2017, "Enriching Word
 // Vectors with Subword Information".
 
-#include <cstdint>      // std::uint32_t, std::int8_t, std::int64_t
+#include <cstdint>      // std::int32_t, std::int64_t, std::uint32_t
 #include <limits>       // std::numeric_limits
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/text/word_ngrams.hpp"  // emb::text::fasttext_hash
 #include "emb/types.hpp"
 
 namespace emb {
 
-// fastText's string hash: 32-bit FNV-1a over the bytes, each byte sign-extended (as a signed
-// char) before the xor. Every published fastText model was trained with this variant, so a byte
-// >= 0x80 xors 0xffffff80 | byte, not the byte alone.
-constexpr std::uint32_t fasttext_hash(std::string_view bytes) noexcept {
-  std::uint32_t h = 2166136261u;
-  for (const char c : bytes) {
-    h ^= static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<std::int8_t>(c)));
-    h *= 16777619u;
-  }
-  return h;
-}
+// fastText's string hash (FNV-1a over sign-extended bytes), shared with the word n-grams.
+using text::fasttext_hash;
 
 // The subword settings of a fastText model (its -minn, -maxn and -bucket). Aggregate.
 struct SubwordOptions {
