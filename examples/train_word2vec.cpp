@@ -72,9 +72,10 @@ const char* const usage =
     "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-ws 5]\n"
     "                      [-neg 5] [-epoch 5] [-minCount 5] [-thread 12] [-lr 0.05]\n"
     "                      [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
-    "Every option fastText has means what it means in `fasttext skipgram -maxn 0` and has\n"
-    "fastText's default (shown); -window is a synonym of -ws. -lr defaults to 0.001 with\n"
-    "-optimizer adam. -binary writes word2vec's binary format instead of its text format.\n"
+    "Every option above but -binary and -optimizer is fastText's: it means what it means in\n"
+    "`fasttext skipgram -maxn 0` and has fastText's default (shown); -window is a synonym of\n"
+    "-ws. -lr defaults to 0.001 with -optimizer adam. -binary writes word2vec's binary format\n"
+    "instead of its text format.\n"
     "-verbose 2 prints progress on stderr, 1 a summary on stdout, 0 errors only.\n";
 
 struct Options {

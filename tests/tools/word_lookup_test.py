@@ -299,6 +299,33 @@ commands:
 """
 
 
+def case_fasttext(folder):
+    """fastText .bin models (tests/golden/fasttext): any word's vector, its neighbours, info."""
+    golden = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "fasttext")
+    model = os.path.join(golden, "skipgram.bin")
+    info = ok_json(run("--vectors", model, "--json", "info"), "info")
+    check(info["format"] == "fasttext-bin" and info["dim"] == 8, f"info {info}")
+    check((info["minn"], info["maxn"], info["bucket"], info["ngram_rows"]) == (2, 5, 1000, 1000),
+          f"subword settings {info}")
+    similar = ok_json(run("--vectors", model, "--json", "similar", "kingz", "--top", "3"), "similar")
+    check(len(similar["neighbours"]) == 3, f"similar kingz {similar}")
+    vector = ok_json(run("--vectors", model, "--json", "vector", "kingz"), "vector")
+    check(len(vector["vectors"][0]["vector"]) == 8, "a vector for an unknown word")
+    # No n-gram buckets: an unknown word is an error naming the file (status 2).
+    no_buckets = run("--vectors", os.path.join(golden, "word2vec.bin"), "vector", "kingz")
+    check(no_buckets.returncode == 2 and "word2vec.bin" in no_buckets.stderr and
+          "no n-gram buckets" in no_buckets.stderr, f"-maxn 0 model: {no_buckets.stderr}")
+    refused = run("--vectors", os.path.join(golden, "classifier.ftz"), "info")
+    check(refused.returncode == 2 and "supervised" in refused.stderr, f".ftz: {refused.stderr}")
+    truncated = os.path.join(folder, "truncated.bin")
+    with open(model, "rb") as f, open(truncated, "wb") as out:
+        out.write(f.read(5000))
+    bad = run("--vectors", truncated, "info")
+    check(bad.returncode == 2 and "truncated.bin" in bad.stderr and "truncated" in bad.stderr,
+          f"truncated: {bad.stderr}")
+    check(run("--vectors", model, "--limit", "5", "info").returncode == 2, "--limit with a .bin")
+
+
 def case_storage(folder):
     """--storage: the answers of a compressed table. float16 vectors are the file's rounded to
     nearest even (Python's struct 'e' rounds so too); int8 ones within a step of the row's range;
