@@ -479,6 +479,7 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
       this->check_count(forward_name, static_cast<Index>(indices.size()));
       detail::check_indices(forward_name, indices.data(), indices.size(), this->num_embeddings());
     });
+    if (this->size() == 1) return this->local().forward(indices);  // the shard is the table
     auto routed = this->route(indices.data(), indices.size());
     const auto plan = detail::mpi::make_plan(comm, forward_name, routed.plan.send_counts);
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
@@ -510,6 +511,7 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
       }
       detail::check_indices(backward_name, indices.data(), indices.size(), this->num_embeddings());
     });
+    if (this->size() == 1) return this->local().backward(indices, grad_output);
     auto routed = this->route(indices.data(), indices.size());
     const auto plan = detail::mpi::make_plan(comm, backward_name, routed.plan.send_counts);
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
