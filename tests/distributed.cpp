@@ -419,6 +419,71 @@ TEST_CASE("sharded checkpoints load into a whole table, back, and onto other ran
   if (rank == 0) fs::remove_all(dir);
 }
 
+TEST_CASE("from_pretrained keeps each rank's block of the given weight, frozen by default",
+          "[distributed][pretrained]") {
+  const int rank = world_rank();
+  const Index num = 13, dim = 3;
+  const auto weight = emb::test::random_matrix<double>(num, dim, 21);
+  auto frozen =
+      ShardedEmbedding<float>::from_pretrained(MPI_COMM_WORLD, weight, {.padding_idx = 0});
+  const Matrix<float> converted = weight.cast<float>();
+  CHECK(frozen.frozen());
+  CHECK(frozen.local().weight().topRows(frozen.num_local_rows()) ==
+        converted.middleRows(frozen.row_begin(), frozen.num_local_rows()));
+  CHECK(frozen.local().weight().topRows(frozen.num_local_rows()).row(0).isZero() == false);
+  const std::vector<Index> ids{0, 12, static_cast<Index>(rank) % num};
+  const Matrix<float> out = frozen.forward(ids);
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    CHECK(out.row(static_cast<Index>(k)) == converted.row(ids[k]));  // padding row not zeroed
+  }
+  CHECK(frozen.backward(ids, out).empty());
+
+  auto trainable = ShardedEmbedding<float>::from_pretrained(MPI_COMM_WORLD, weight, {}, false);
+  CHECK_FALSE(trainable.frozen());
+  const auto grad = trainable.backward(ids, out);
+  CHECK(grad.num_embeddings == trainable.local().num_embeddings());
+
+  auto bag = ShardedEmbeddingBag<float>::from_pretrained(MPI_COMM_WORLD, weight,
+                                                         {.mode = BagMode::sum}, false);
+  const std::vector<Index> bag_ids{1, 2, 12}, offsets{0, 1};
+  const auto pooled = bag.forward(bag_ids, offsets);
+  CHECK(pooled.output.row(0) == converted.row(1));
+  CHECK((pooled.output.row(1) - (converted.row(2) + converted.row(12))).cwiseAbs().maxCoeff() <=
+        1e-6f);
+}
+
+TEST_CASE("sharded bag checkpoints load into a whole EmbeddingBag", "[distributed][checkpoint]") {
+  namespace fs = std::filesystem;
+  const int rank = world_rank(), size = world_size();
+  std::uint64_t tag = std::random_device{}();
+  MPI_Bcast(&tag, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  const fs::path dir = fs::temp_directory_path() / ("emb-distributed-bag-" + std::to_string(tag));
+  if (rank == 0) fs::create_directories(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::vector<fs::path> files;
+  for (int r = 0; r < size; ++r) files.push_back(dir / ("shard-" + std::to_string(r)));
+
+  const emb::EmbeddingBagOptions options{.mode = BagMode::max, .padding_idx = 2, .seed = 31};
+  ShardedEmbeddingBag<double> bag(MPI_COMM_WORLD, 9, 4, options);
+  emb::save_checkpoint(files[static_cast<std::size_t>(rank)], bag);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto whole = emb::distributed::load_embedding_bag<double>(files);
+  CHECK(whole.mode() == BagMode::max);
+  CHECK(whole.padding_idx() == std::optional<Index>(2));
+  CHECK(whole.weight() == emb::EmbeddingBag<double>(9, 4, options).weight());
+
+  // Onto the same layout through load_checkpoint, and refused onto another shape.
+  ShardedEmbeddingBag<double> same(MPI_COMM_WORLD, 9, 4, {.mode = BagMode::max, .padding_idx = 2});
+  emb::load_checkpoint(files[static_cast<std::size_t>(rank)], same);
+  CHECK(same.local().weight() == bag.local().weight());
+  ShardedEmbeddingBag<double> other(MPI_COMM_WORLD, 10, 4,
+                                    {.mode = BagMode::max, .padding_idx = 2});
+  CHECK_THROWS_AS(emb::load_checkpoint(files[static_cast<std::size_t>(rank)], other),
+                  std::runtime_error);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) fs::remove_all(dir);
+}
+
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   if (world_rank() == 0) {
