@@ -10,7 +10,7 @@
 #include <algorithm>    // std::max, std::min
 #include <climits>      // INT_MAX
 #include <cstddef>      // std::size_t
-#include <cstdint>      // std::int32_t, std::uint64_t
+#include <cstdint>      // std::uint64_t
 #include <filesystem>   // std::filesystem::path
 #include <fstream>      // std::ifstream
 #include <istream>      // std::istream
@@ -36,6 +36,7 @@
 #include "emb/embedding.hpp"
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
+#include "emb/indices.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail::mpi {
@@ -417,10 +418,14 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
   // one whole table's forward. With max_norm, the owners first renorm the distinct rows that any
   // rank looks up. Throws std::out_of_range on every rank when any rank passes an index outside
   // [0, num_embeddings), before anything changes.
-  Matrix<T> forward(std::span<const Index> indices) { return forward_flat(indices); }
-  Matrix<T> forward(std::span<const std::int32_t> indices) { return forward_flat(indices); }
-  Matrix<T> forward(std::initializer_list<Index> indices) {
-    return forward_flat(std::span<const Index>(indices.begin(), indices.size()));
+  Matrix<T> forward(Indices indices) {
+    const auto& comm = this->communicator();
+    detail::mpi::agree(comm, forward_name, [&] {
+      this->check_count(forward_name, static_cast<Index>(indices.size()));
+      detail::check_indices(forward_name, indices, this->num_embeddings());
+    });
+    if (this->size() == 1) return this->local().forward(indices);  // the shard is the table
+    return indices.visit([&](auto span) { return forward_flat(span); });
   }
 
   // Collective. The gradient with respect to local()'s weight (local row numbering) given this
@@ -431,17 +436,19 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
   // ranks' ids concatenated in rank order. Any optimizer bound to local() steps with it. A frozen
   // shard returns an empty gradient. Throws on every rank, before anything moves:
   // std::out_of_range for a bad index, std::invalid_argument for a grad_output of the wrong shape.
-  Gradient<T> backward(std::span<const Index> indices,
-                       const Eigen::Ref<const Matrix<T>>& grad_output) {
-    return backward_flat(indices, grad_output);
-  }
-  Gradient<T> backward(std::span<const std::int32_t> indices,
-                       const Eigen::Ref<const Matrix<T>>& grad_output) {
-    return backward_flat(indices, grad_output);
-  }
-  Gradient<T> backward(std::initializer_list<Index> indices,
-                       const Eigen::Ref<const Matrix<T>>& grad_output) {
-    return backward_flat(std::span<const Index>(indices.begin(), indices.size()), grad_output);
+  Gradient<T> backward(Indices indices, const Eigen::Ref<const Matrix<T>>& grad_output) {
+    const auto n = static_cast<Index>(indices.size());
+    const Index dim = this->embedding_dim();
+    detail::mpi::agree(this->communicator(), backward_name, [&] {
+      this->check_count(backward_name, n);
+      if (grad_output.rows() != n || grad_output.cols() != dim) {
+        detail::throw_invalid(backward_name, ": grad_output has shape (", grad_output.rows(), ", ",
+                              grad_output.cols(), ") but (", n, ", ", dim, ") is needed");
+      }
+      detail::check_indices(backward_name, indices, this->num_embeddings());
+    });
+    if (this->size() == 1) return this->local().backward(indices, grad_output);
+    return indices.visit([&](auto span) { return backward_flat(span, grad_output); });
   }
 
  private:
@@ -472,14 +479,10 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
                                          freeze);
   }
 
+  // Validated ids: to their owners, rows back in the caller's order.
   template <class I>
   Matrix<T> forward_flat(std::span<const I> indices) {
     const auto& comm = this->communicator();
-    detail::mpi::agree(comm, forward_name, [&] {
-      this->check_count(forward_name, static_cast<Index>(indices.size()));
-      detail::check_indices(forward_name, indices.data(), indices.size(), this->num_embeddings());
-    });
-    if (this->size() == 1) return this->local().forward(indices);  // the shard is the table
     auto routed = this->route(indices.data(), indices.size());
     const auto plan = detail::mpi::make_plan(comm, forward_name, routed.plan.send_counts);
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
@@ -497,21 +500,13 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
     return out;
   }
 
+  // Validated ids and gradient rows: to their owners, which sum them in rank, then input order.
   template <class I>
   Gradient<T> backward_flat(std::span<const I> indices,
                             const Eigen::Ref<const Matrix<T>>& grad_output) {
     const auto& comm = this->communicator();
     const auto n = static_cast<Index>(indices.size());
     const Index dim = this->embedding_dim();
-    detail::mpi::agree(comm, backward_name, [&] {
-      this->check_count(backward_name, n);
-      if (grad_output.rows() != n || grad_output.cols() != dim) {
-        detail::throw_invalid(backward_name, ": grad_output has shape (", grad_output.rows(), ", ",
-                              grad_output.cols(), ") but (", n, ", ", dim, ") is needed");
-      }
-      detail::check_indices(backward_name, indices.data(), indices.size(), this->num_embeddings());
-    });
-    if (this->size() == 1) return this->local().backward(indices, grad_output);
     auto routed = this->route(indices.data(), indices.size());
     const auto plan = detail::mpi::make_plan(comm, backward_name, routed.plan.send_counts);
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
@@ -590,8 +585,14 @@ class ShardedEmbeddingBag
   // Collective. Pools this rank's bags (indices in global numbering, offsets and
   // per_sample_weights as EmbeddingBag::forward): output (B, embedding_dim). Throws on every
   // rank, as EmbeddingBag::forward, when any rank's arguments are bad; nothing changes then.
-  ShardedBagResult<T> forward(std::span<const Index> indices, std::span<const Index> offsets,
-                              std::span<const T> per_sample_weights = {});
+  ShardedBagResult<T> forward(Indices indices, Indices offsets,
+                              std::span<const T> per_sample_weights = {}) {
+    std::vector<Index> starts(offsets.size());
+    offsets.visit([&](auto span) { std::copy(span.begin(), span.end(), starts.begin()); });
+    detail::mpi::agree(this->communicator(), forward_name,
+                       [&] { validate(indices, starts, per_sample_weights); });
+    return indices.visit([&](auto span) { return forward_bags(span, starts, per_sample_weights); });
+  }
 
   // Collective. The gradient with respect to local()'s weight (local numbering), and this rank's
   // per-sample weights' gradient when it passed them, given the gradient of result.output
@@ -640,7 +641,7 @@ class ShardedEmbeddingBag
   static EmbeddingBag<T> make_local(Matrix<T>&& block, std::optional<Index> padding,
                                     const EmbeddingBagOptions& options, bool freeze) {
     return EmbeddingBag<T>::from_pretrained(
-        block,
+        std::move(block),
         {.mode = options.mode == BagMode::max ? BagMode::max : BagMode::sum,
          .padding_idx = padding,
          .max_norm = options.max_norm,
@@ -660,7 +661,7 @@ class ShardedEmbeddingBag
     return out;
   }
 
-  void validate(std::span<const Index> indices, std::span<const Index> offsets,
+  void validate(const Indices& indices, std::span<const Index> offsets,
                 std::span<const T> per_sample_weights) const {
     const auto n = static_cast<Index>(indices.size());
     if (include_last_offset_ && offsets.empty()) {
@@ -691,25 +692,30 @@ class ShardedEmbeddingBag
                               " entries but there are ", indices.size(), " indices");
       }
     }
-    detail::check_indices(forward_name, indices.data(), indices.size(), this->num_embeddings());
+    detail::check_indices(forward_name, indices, this->num_embeddings());
     const auto bags = static_cast<Index>(offsets.size()) + 1;
     this->check_count(forward_name, bags + 2 * n);
     this->check_count(forward_name, bags * this->embedding_dim());
   }
 
+  template <class I>
+  ShardedBagResult<T> forward_bags(std::span<const I> indices, std::span<const Index> offsets,
+                                   std::span<const T> per_sample_weights);
+
   BagMode mode_;
   bool include_last_offset_;
 };
 
+// Validated arguments: see the class comment for the steps.
 template <class T>
-ShardedBagResult<T> ShardedEmbeddingBag<T>::forward(std::span<const Index> indices,
-                                                    std::span<const Index> offsets,
-                                                    std::span<const T> per_sample_weights) {
+template <class I>
+ShardedBagResult<T> ShardedEmbeddingBag<T>::forward_bags(std::span<const I> indices,
+                                                         std::span<const Index> offsets,
+                                                         std::span<const T> per_sample_weights) {
   const auto& comm = this->communicator();
   const int ranks = this->size();
   const Index dim = this->embedding_dim();
   const bool max = mode_ == BagMode::max;
-  detail::mpi::agree(comm, forward_name, [&] { validate(indices, offsets, per_sample_weights); });
 
   ShardedBagResult<T> r;
   r.mode = mode_;
@@ -736,8 +742,8 @@ ShardedBagResult<T> ShardedEmbeddingBag<T>::forward(std::span<const Index> indic
   for (Index b = 0; b < bags; ++b) {
     for (Index p = r.offsets[static_cast<std::size_t>(b)];
          p < r.offsets[static_cast<std::size_t>(b) + 1]; ++p) {
-      ++lengths[static_cast<std::size_t>(this->owner(indices[static_cast<std::size_t>(p)]) * bags +
-                                         b)];
+      ++lengths[static_cast<std::size_t>(
+          this->owner(static_cast<Index>(indices[static_cast<std::size_t>(p)])) * bags + b)];
     }
   }
   const int per_id = max ? 2 : 1;
@@ -829,7 +835,7 @@ ShardedBagResult<T> ShardedEmbeddingBag<T>::forward(std::span<const Index> indic
       auto& count = r.counts[static_cast<std::size_t>(b)];
       for (Index p = r.offsets[static_cast<std::size_t>(b)];
            p < r.offsets[static_cast<std::size_t>(b) + 1]; ++p) {
-        count += indices[static_cast<std::size_t>(p)] != pad;
+        count += static_cast<Index>(indices[static_cast<std::size_t>(p)]) != pad;
       }
       if (count > 0) r.output.row(b) /= static_cast<T>(count);
     }

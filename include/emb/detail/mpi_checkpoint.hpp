@@ -15,7 +15,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
-#include "emb/detail/table.hpp"
+#include "emb/detail/table_options.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail::checkpoint {
