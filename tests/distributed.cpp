@@ -6,8 +6,8 @@
 // Assertions are CHECKs, not REQUIREs, wherever ranks could disagree: a rank leaving a test case
 // early would leave the others waiting in the next collective call.
 
-#define CATCH_CONFIG_RUNNER
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -32,7 +32,33 @@ using emb::distributed::ShardedEmbeddingBag;
 
 namespace {
 
-std::uint64_t run_seed = 0;  // shared by every rank (main)
+std::uint64_t run_seed = 0;  // shared by every rank
+
+// A table that outlives MPI_Finalize, as one may in a user's main: declared before the MPI
+// guard, it is destroyed after the guard has finalized MPI, and its destructor must not call MPI.
+std::optional<ShardedEmbedding<float>> survivor;
+
+// MPI for the whole program, around Catch's main: initialized before any test runs, finalized
+// after the last. Rank 0 draws the run's seed and tells the others.
+struct Mpi {
+  Mpi() {
+    MPI_Init(nullptr, nullptr);
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == 0) {
+      const char* fixed = std::getenv("EMB_TEST_SEED");
+      run_seed = fixed ? std::strtoull(fixed, nullptr, 10) : std::random_device{}();
+      std::printf("emb distributed tests: %d ranks, seed %llu (EMB_TEST_SEED to repeat)\n", size,
+                  static_cast<unsigned long long>(run_seed));
+    }
+    MPI_Bcast(&run_seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    survivor.emplace(MPI_COMM_WORLD, 7, 3, emb::EmbeddingOptions{.seed = 1});
+  }
+  Mpi(const Mpi&) = delete;
+  Mpi& operator=(const Mpi&) = delete;
+  ~Mpi() { MPI_Finalize(); }
+} mpi;
 
 int world_rank() {
   int r = 0;
@@ -496,22 +522,4 @@ TEST_CASE("sharded bag checkpoints load into a whole EmbeddingBag", "[distribute
                   std::runtime_error);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) fs::remove_all(dir);
-}
-
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  if (world_rank() == 0) {
-    const char* fixed = std::getenv("EMB_TEST_SEED");
-    run_seed = fixed ? std::strtoull(fixed, nullptr, 10) : std::random_device{}();
-    std::printf("emb distributed tests: %d ranks, seed %llu (EMB_TEST_SEED to repeat)\n",
-                world_size(), static_cast<unsigned long long>(run_seed));
-  }
-  MPI_Bcast(&run_seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-  // A table that outlives MPI_Finalize, as one may in a user's main: its destructor runs after
-  // MPI_Finalize and must not call MPI.
-  std::optional<ShardedEmbedding<float>> survivor;
-  survivor.emplace(MPI_COMM_WORLD, 7, 3, emb::EmbeddingOptions{.seed = 1});
-  const int failed = Catch::Session().run(argc, argv);
-  MPI_Finalize();
-  return failed == 0 ? 0 : 1;
 }
