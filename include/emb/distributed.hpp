@@ -7,22 +7,21 @@
 // in the same order, each with its own arguments. Bad arguments on any rank make every rank throw
 // the same exception (no rank is left waiting), and nothing changes on any rank.
 
-#include <algorithm>    // std::max, std::min
-#include <climits>      // INT_MAX
-#include <cstddef>      // std::size_t
-#include <cstdint>      // std::uint64_t
-#include <filesystem>   // std::filesystem::path
-#include <fstream>      // std::ifstream
-#include <istream>      // std::istream
-#include <limits>       // std::numeric_limits
-#include <optional>     // std::optional
-#include <ostream>      // std::ostream
-#include <span>         // std::span
-#include <string>       // std::string
-#include <tuple>        // std::tuple, std::get
-#include <type_traits>  // std::is_same_v
-#include <utility>      // std::move
-#include <vector>       // std::vector
+#include <algorithm>   // std::copy, std::max, std::min
+#include <climits>     // INT_MAX
+#include <cstddef>     // std::size_t
+#include <cstdint>     // std::uint64_t
+#include <filesystem>  // std::filesystem::path
+#include <fstream>     // std::ifstream
+#include <istream>     // std::istream
+#include <limits>      // std::numeric_limits
+#include <optional>    // std::optional
+#include <ostream>     // std::ostream
+#include <span>        // std::span
+#include <string>      // std::string
+#include <tuple>       // std::tuple, std::get
+#include <utility>     // std::move
+#include <vector>      // std::vector
 
 #include <mpi.h>
 

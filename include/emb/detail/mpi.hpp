@@ -2,14 +2,15 @@
 // MPI plumbing for emb/distributed.hpp: element types, the communicator a sharded table owns,
 // errors that every rank agrees on, and the counts-then-data all-to-all the tables exchange with.
 
-#include <climits>    // INT_MAX
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::int64_t
-#include <exception>  // std::exception
-#include <stdexcept>  // std::invalid_argument, std::out_of_range, std::runtime_error
-#include <string>     // std::string
-#include <utility>    // std::exchange
-#include <vector>     // std::vector
+#include <climits>      // INT_MAX
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t
+#include <exception>    // std::exception
+#include <stdexcept>    // std::invalid_argument, std::out_of_range, std::runtime_error
+#include <string>       // std::string
+#include <type_traits>  // std::is_same_v
+#include <utility>      // std::exchange
+#include <vector>       // std::vector
 
 #include <mpi.h>
 
