@@ -526,19 +526,19 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
 // needs on this rank, both as the caller of its bags and as the owner of its rows.
 template <class T>
 struct ShardedBagResult {
-  Matrix<T> output;              // (B, embedding_dim): row b pools this rank's bag b
-  BagMode mode = BagMode::mean;  // the mode of the table that made it
-  std::vector<Index> offsets;    // B + 1 entries: bag b is positions [offsets[b], offsets[b + 1])
-  std::vector<Index> counts;     // mean: the non-padding entries of each bag
-  Matrix<Index> winners;         // max: (B, embedding_dim) winning positions, -1 where none
-  Index num_indices = 0;         // this rank's indices, in bags or not
-  bool per_sample_weights = false;      // this rank passed per-sample weights
-  bool any_per_sample_weights = false;  // some rank did
-  std::vector<int> bags_per_rank;       // B of every rank
-  detail::mpi::Plan plan;               // who sent how many ids to whom
-  std::vector<Index> order;             // the input position of each id sent, in bucket order
-  BagResult<T> shard;                   // local()'s partial pooling of every rank's bags
-  std::vector<Index> shard_positions;   // max: each shard entry's position in its rank's call
+  Matrix<T> output;                // (B, embedding_dim): row b pools this rank's bag b
+  BagMode mode = BagMode::mean;    // the mode of the table that made it
+  std::vector<Index> offsets;      // B + 1 entries: bag b is positions [offsets[b], offsets[b + 1])
+  std::vector<Index> counts;       // mean: the non-padding entries of each bag
+  Matrix<Index> winners;           // max: (B, embedding_dim) winning positions, -1 where none
+  Index num_indices = 0;           // this rank's indices, in bags or not
+  bool weighted = false;           // this rank passed per-sample weights
+  bool any_weighted = false;       // some rank did
+  std::vector<int> bags_per_rank;  // B of every rank
+  detail::mpi::Plan plan;          // who sent how many ids to whom
+  std::vector<Index> order;        // the input position of each id sent, in bucket order
+  BagResult<T> shard;              // local()'s partial pooling of every rank's bags
+  std::vector<Index> shard_positions;  // max: each shard entry's position in its rank's call
 
   Index num_bags() const { return output.rows(); }
 };
@@ -720,19 +720,19 @@ ShardedBagResult<T> ShardedEmbeddingBag<T>::forward_bags(std::span<const I> indi
   r.mode = mode_;
   r.offsets = bounds(offsets, static_cast<Index>(indices.size()));
   r.num_indices = static_cast<Index>(indices.size());
-  r.per_sample_weights = !per_sample_weights.empty();
+  r.weighted = !per_sample_weights.empty();
   const auto bags = static_cast<Index>(r.offsets.size()) - 1;
   const auto used = static_cast<std::size_t>(r.offsets.back());  // ids in some bag
 
   // Every rank's bag count and whether it has weights: one MPI_Allgather.
   std::vector<Index> heads(2 * static_cast<std::size_t>(ranks));
-  const Index mine[2] = {bags, r.per_sample_weights ? 1 : 0};
+  const Index mine[2] = {bags, r.weighted ? 1 : 0};
   detail::mpi::check(MPI_Allgather(mine, 2, MPI_INT64_T, heads.data(), 2, MPI_INT64_T, comm.get()),
                      forward_name, "MPI_Allgather");
   r.bags_per_rank.resize(static_cast<std::size_t>(ranks));
   for (std::size_t s = 0; s < r.bags_per_rank.size(); ++s) {
     r.bags_per_rank[s] = static_cast<int>(heads[2 * s]);
-    r.any_per_sample_weights = r.any_per_sample_weights || heads[2 * s + 1] != 0;
+    r.any_weighted = r.any_weighted || heads[2 * s + 1] != 0;
   }
 
   // To each owner: the bag lengths of its rows' ids, the ids, and (max) their positions.
@@ -781,9 +781,9 @@ ShardedBagResult<T> ShardedEmbeddingBag<T>::forward_bags(std::span<const I> indi
   }
   route.plan.recv_displs = detail::mpi::displacements(route.plan.recv_counts);
   std::vector<T> all_weights;
-  if (r.any_per_sample_weights) {
+  if (r.any_weighted) {
     std::vector<T> send(used, T(1));  // weight 1 is exact: ranks without weights send ones
-    if (r.per_sample_weights) {
+    if (r.weighted) {
       for (std::size_t k = 0; k < used; ++k) {
         send[k] = per_sample_weights[static_cast<std::size_t>(route.order[k])];
       }
@@ -907,12 +907,12 @@ BagGradient<T> ShardedEmbeddingBag<T>::backward(const ShardedBagResult<T>& resul
 
   BagGradient<T> out;
   out.weight = std::move(local.weight);
-  if (result.any_per_sample_weights) {
+  if (result.any_weighted) {
     // Each weight's gradient goes back to the rank that passed it.
     std::vector<T> back(result.order.size());
     detail::mpi::exchange(comm, backward_name, result.plan.reversed(),
                           local.per_sample_weights.data(), back.data(), detail::mpi::datatype<T>());
-    if (result.per_sample_weights) {
+    if (result.weighted) {
       out.per_sample_weights.assign(static_cast<std::size_t>(result.num_indices), T(0));
       for (std::size_t k = 0; k < back.size(); ++k) {
         out.per_sample_weights[static_cast<std::size_t>(result.order[k])] = back[k];
