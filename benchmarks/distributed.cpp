@@ -92,9 +92,22 @@ void sharded(const Settings& s, int rank, int ranks) {
   MPI_Allreduce(&remote, &total_remote, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
   const long long per_id = 2 * (8 + 4 * static_cast<long long>(s.dim));
 
+  // The phases, each the slowest rank's: forward and backward include their exchanges.
+  std::vector<double> forward, backward, step;
   const auto times = time_steps(s.steps, MPI_COMM_WORLD, [&] {
+    double t0 = MPI_Wtime();
     const emb::Matrix<float> out = table.forward(ids);
-    opt.step(table.backward(ids, out));
+    double t1 = MPI_Wtime();
+    const auto grad = table.backward(ids, out);
+    double t2 = MPI_Wtime();
+    opt.step(grad);
+    double t3 = MPI_Wtime();
+    const double mine[3] = {t1 - t0, t2 - t1, t3 - t2};
+    double slowest[3];
+    MPI_Allreduce(mine, slowest, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    forward.push_back(slowest[0]);
+    backward.push_back(slowest[1]);
+    step.push_back(slowest[2]);
   });
   if (rank == 0) {
     std::printf("%d ranks, %lld x %lld table, %lld Zipf ids per rank\n", ranks,
@@ -112,6 +125,8 @@ void sharded(const Settings& s, int rank, int ranks) {
         "  collective calls per step: 8 (forward and backward: MPI_Allreduce, "
         "MPI_Alltoall, 2 x MPI_Alltoallv)\n");
     report("  sharded step (forward + backward + lazy Adam)", times);
+    std::printf("  of which: forward %.2f ms, backward %.2f ms, lazy Adam %.2f ms (medians)\n",
+                1e3 * median(forward), 1e3 * median(backward), 1e3 * median(step));
   }
 }
 
