@@ -2,17 +2,17 @@
 # Installs what emb needs on Debian/Ubuntu, skipping packages already present.
 #   scripts/setup.sh           build + tests: compilers, CMake, Eigen, Catch2, clang-format,
 #                              PyTorch and gensim (reference values for the conformance tests)
-#   scripts/setup.sh --run     only what building the tools needs
+#   scripts/setup.sh --run     only what building the tools needs (nlohmann-json for word-lookup)
 #   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev)
+packages=(build-essential cmake libeigen3-dev nlohmann-json3-dev)
 case "${1:-}" in
   --run) ;;
   --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
                       python3-gensim fasttext hyperfine dict-gcide wordnet-base) ;;
   "") packages+=(catch2 clang clang-format libclang-rt-14-dev libomp-dev python3-torch python3-gensim
-                 python3-numpy) ;;
+                 python3-numpy strace) ;;
   *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
 esac
 # Open MPI: emb::distributed (emb/distributed.hpp), its tests, example and benchmark.
