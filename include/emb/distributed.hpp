@@ -478,6 +478,16 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
                                          freeze);
   }
 
+  // Rows in flight, kept between calls: the pages of buffers this large are costly to fault in
+  // afresh every step (most of a step's time where memory is contended). owned_: rows this rank
+  // owns, looked up or receiving gradient; mine_: rows of this rank's ids, in bucket order.
+  std::vector<T> owned_, mine_;
+  Eigen::Map<Matrix<T>> scratch(std::vector<T>& buffer, Index rows) {
+    const auto size = static_cast<std::size_t>(rows * this->embedding_dim());
+    if (buffer.size() < size) buffer.resize(size);
+    return {buffer.data(), rows, this->embedding_dim()};
+  }
+
   // Validated ids: to their owners, rows back in the caller's order.
   template <class I>
   Matrix<T> forward_flat(std::span<const I> indices) {
@@ -487,9 +497,10 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
     detail::mpi::exchange(comm, forward_name, plan, routed.ids.data(), local_ids.data(),
                           MPI_INT64_T);
-    const Matrix<T> rows = this->local().forward(std::span<const Index>(local_ids));
     const Index dim = this->embedding_dim();
-    Matrix<T> back(static_cast<Index>(indices.size()), dim);
+    auto rows = scratch(owned_, static_cast<Index>(local_ids.size()));
+    this->local().forward(std::span<const Index>(local_ids), rows);
+    auto back = scratch(mine_, static_cast<Index>(indices.size()));
     detail::mpi::RowType<T> row(dim);
     detail::mpi::exchange(comm, forward_name, plan.reversed(), rows.data(), back.data(), row.get());
     Matrix<T> out(back.rows(), dim);
@@ -511,11 +522,11 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
     std::vector<Index> local_ids(static_cast<std::size_t>(plan.received()));
     detail::mpi::exchange(comm, backward_name, plan, routed.ids.data(), local_ids.data(),
                           MPI_INT64_T);
-    Matrix<T> send(n, dim);
+    auto send = scratch(mine_, n);
     for (std::size_t k = 0; k < routed.order.size(); ++k) {
       send.row(static_cast<Index>(k)) = grad_output.row(routed.order[k]);
     }
-    Matrix<T> grads(static_cast<Index>(local_ids.size()), dim);
+    auto grads = scratch(owned_, static_cast<Index>(local_ids.size()));
     detail::mpi::RowType<T> row(dim);
     detail::mpi::exchange(comm, backward_name, plan, send.data(), grads.data(), row.get());
     return this->local().backward(std::span<const Index>(local_ids), grads);
