@@ -12,6 +12,7 @@
 #include <chrono>        // std::chrono::steady_clock
 #include <cmath>         // std::isfinite
 #include <filesystem>    // std::filesystem::path, exists, read_symlink
+#include <fstream>       // std::ifstream
 #include <iostream>      // std::cout, std::cerr, std::cin
 #include <iterator>      // std::begin, std::end
 #include <optional>      // std::optional
@@ -23,8 +24,11 @@
 #include <variant>       // std::variant, std::visit
 #include <vector>        // std::vector
 
+#include <emb/io/fasttext_bin.hpp>
 #include <emb/io/load.hpp>
+#include <emb/quantized.hpp>
 #include <emb/text/evaluation.hpp>
+#include <emb/text/fasttext_vectors.hpp>
 #include <emb/text/word_vectors.hpp>
 
 #include "word_lookup/output.hpp"
@@ -46,7 +50,7 @@ struct UsageError : std::runtime_error {
 // the flags below).
 struct Arguments {
   std::vector<std::string> words;
-  std::optional<std::string> vectors, format, limit, top, restrict, out, method;
+  std::optional<std::string> vectors, format, limit, top, restrict, out, method, storage;
   bool json = false, help = false;
 };
 
@@ -82,6 +86,7 @@ Arguments parse_arguments(const std::vector<std::string>& tokens) {
                                        : name == "restrict" ? &args.restrict
                                        : name == "out"      ? &args.out
                                        : name == "method"   ? &args.method
+                                       : name == "storage"  ? &args.storage
                                                             : nullptr;
     if (slot == nullptr) throw UsageError("unknown option --" + name);
     *slot = value;
@@ -118,12 +123,23 @@ std::filesystem::path default_vectors() {
   return path;
 }
 
+// A fastText model's subword settings; its n-gram rows are the bucket.
+struct Subwords {
+  int minn = 0, maxn = 0;
+  emb::Index bucket = 0;
+};
+
 // What the commands return; render_text and render_json print any of them.
 struct Info {
   emb::Index words = 0, dim = 0;
   emb::io::VectorFormat format = emb::io::VectorFormat::automatic;
   double load_seconds = 0;
+  std::optional<Subwords> subwords;  // a fastText .bin model
 };
+
+std::string_view format_name(const Info& r) {
+  return r.subwords ? "fasttext-bin" : emb::io::to_string(r.format);
+}
 struct WordRows {
   std::vector<std::string> words;
   emb::Matrix<float> vectors;  // row i: the vector of words[i]
@@ -162,9 +178,12 @@ void render_text(std::ostream& out, const Result& result) {
   std::visit(
       Overloaded{
           [&](const Info& r) {
-            out << "words: " << r.words << "\ndim: " << r.dim
-                << "\nformat: " << emb::io::to_string(r.format) << "\nload time: " << r.load_seconds
-                << " s\n";
+            out << "words: " << r.words << "\ndim: " << r.dim << "\nformat: " << format_name(r);
+            if (r.subwords) {
+              out << "\nminn: " << r.subwords->minn << "\nmaxn: " << r.subwords->maxn
+                  << "\nbucket: " << r.subwords->bucket << "\nngram rows: " << r.subwords->bucket;
+            }
+            out << "\nload time: " << r.load_seconds << " s\n";
           },
           [&](const WordRows& r) {
             for (std::size_t i = 0; i < r.words.size(); ++i) {
@@ -207,10 +226,17 @@ void render_json(std::ostream& out, const Result& result) {
   const Json doc = std::visit(
       Overloaded{
           [](const Info& r) {
-            return Json{{"words", r.words},
-                        {"dim", r.dim},
-                        {"format", emb::io::to_string(r.format)},
-                        {"load_seconds", json_number(r.load_seconds)}};
+            Json info{{"words", r.words},
+                      {"dim", r.dim},
+                      {"format", format_name(r)},
+                      {"load_seconds", json_number(r.load_seconds)}};
+            if (r.subwords) {
+              info["minn"] = r.subwords->minn;
+              info["maxn"] = r.subwords->maxn;
+              info["bucket"] = r.subwords->bucket;
+              info["ngram_rows"] = r.subwords->bucket;
+            }
+            return info;
           },
           [](const WordRows& r) {
             Json rows = Json::array();
@@ -268,6 +294,8 @@ struct Loaded {
   Vectors vectors;
   emb::io::VectorFormat format;
   double load_seconds;
+  std::optional<Subwords> subwords;  // a fastText .bin model
+  std::filesystem::path path;
 };
 
 // A command: its name, the synopsis and summary --help shows, how many operands it takes (most
@@ -291,7 +319,7 @@ emb::Index restrict_vocab(const Arguments& args) {
 constexpr Command commands[] = {
     {"info", "info", "words, dimension, format, load time", 0, 0,
      [](const Loaded& l, const Arguments&, const std::vector<std::string>&) -> Result {
-       return Info{l.vectors.size(), l.vectors.dim(), l.format, l.load_seconds};
+       return Info{l.vectors.size(), l.vectors.dim(), l.format, l.load_seconds, l.subwords};
      }},
     {"vector", "vector WORD...", "the vectors", 1, -1,
      [](const Loaded& l, const Arguments&, const std::vector<std::string>& words) -> Result {
@@ -353,7 +381,8 @@ constexpr Command commands[] = {
 std::string usage() {
   std::string text =
       "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]\n"
-      "                   [--limit N] [--json] COMMAND ...\ncommands:\n";
+      "                   [--limit N] [--storage float32|float16|bfloat16|int8|int4|int2]\n"
+      "                   [--json] COMMAND ...\ncommands:\n";
   constexpr std::size_t column = 37;
   const auto line = [&](std::string_view synopsis, std::string_view summary) {
     text += "  ";
@@ -388,7 +417,17 @@ class Session {
       throw UsageError(name + ": wrong number of arguments (" + std::to_string(operands.size()) +
                        "); see word-lookup --help");
     }
-    const Result result = command->run(loaded_, args, operands);
+    const Result result = [&] {
+      try {
+        return command->run(loaded_, args, operands);
+      } catch (const emb::UnknownWord& error) {
+        // A fastText model without n-gram buckets: the file cannot give this word a vector.
+        if (!loaded_.subwords || loaded_.subwords->bucket > 0) throw;
+        throw std::runtime_error(loaded_.path.string() + ": " + error.what() +
+                                 "; the model has no n-gram buckets (trained with -maxn 0), so "
+                                 "words outside it have no vector");
+      }
+    }();
     if (args.json) {
       render_json(out, result);
     } else {
@@ -407,12 +446,44 @@ class Session {
     }
     if (args.limit) options.limit = positive_number(args.limit, "limit", 0);
     const auto start = std::chrono::steady_clock::now();
+    if (!args.format && is_fasttext_model(path)) {
+      if (args.limit) throw UsageError("--limit does not apply to a fastText .bin model");
+      auto model = emb::io::FastTextModel::load(path);
+      const Subwords subwords{model.args().minn, model.args().maxn, model.num_ngram_rows()};
+      Vectors vectors = emb::to_word_vectors(std::move(model));
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return {std::move(vectors), emb::io::VectorFormat::automatic, seconds, subwords, path};
+    }
     auto file = emb::io::load_vectors<float>(path, options);
     const auto format = file.format;
-    Vectors vectors(std::move(file));
+    Vectors vectors =
+        args.storage ? compressed(std::move(file), *args.storage) : Vectors(std::move(file));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return {std::move(vectors), format, seconds};
+    return {std::move(vectors), format, seconds, std::nullopt, path};
+  }
+
+  // A fastText .bin model starts with fastText's magic number (little-endian).
+  static bool is_fasttext_model(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char magic[4] = {};
+    if (!in.read(reinterpret_cast<char*>(magic), 4)) return false;
+    std::uint32_t value = 0;
+    for (int i = 3; i >= 0; --i) value = value << 8 | magic[i];
+    return static_cast<std::int32_t>(value) == emb::io::FastTextModel::magic;
+  }
+
+  // --storage: the vectors as a compressed table of that storage holds them (docs/QUANTIZED.md),
+  // decoded once for the queries: the answers a compressed table gives, not its memory saving.
+  static Vectors compressed(emb::io::LoadedVectors<float> file, const std::string& name) {
+    const auto storage = emb::parse_storage(name);
+    if (!storage) {
+      throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
+                       name + "\"");
+    }
+    const auto table = emb::QuantizedTable::quantize(file.vectors, *storage);
+    return Vectors(emb::Vocabulary(std::move(file.words)), table.dequantize());
   }
 
   Loaded loaded_;
@@ -442,8 +513,9 @@ int interactive(Session& session) {
     }
     try {
       const auto args = parse_arguments(tokens);
-      if (args.vectors || args.format || args.limit) {
-        throw UsageError("--vectors, --format and --limit go on the command line, not here");
+      if (args.vectors || args.format || args.limit || args.storage) {
+        throw UsageError(
+            "--vectors, --format, --limit and --storage go on the command line, not here");
       }
       session.run(args, std::cout);
     } catch (const emb::UnknownWord& error) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what emb needs on Debian/Ubuntu, skipping packages already present.
 #   scripts/setup.sh           build + tests: compilers, CMake, Eigen, Catch2, clang-format,
-#                              PyTorch and gensim (reference values for the conformance tests)
+#                              PyTorch, gensim and fastText (reference values for the tests)
 #   scripts/setup.sh --run     only what building the tools needs (nlohmann-json for word-lookup)
 #   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
 set -euo pipefail
@@ -12,7 +12,7 @@ case "${1:-}" in
   --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
                       python3-gensim fasttext hyperfine dict-gcide wordnet-base) ;;
   "") packages+=(catch2 clang clang-format libclang-rt-14-dev libomp-dev python3-torch python3-gensim
-                 python3-numpy strace) ;;
+                 python3-numpy strace fasttext) ;;
   *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
 esac
 # Open MPI: emb::distributed (emb/distributed.hpp), its tests, example and benchmark.

@@ -10,7 +10,8 @@
 #include <stdexcept>
 #include <string>
 
-#include <unistd.h>  // getpid
+#include <unistd.h>                 // getpid
+#include <emb/io/fasttext_bin.hpp>  // fastText .bin models
 #include <emb/io/load.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -48,6 +49,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } catch (const std::invalid_argument&) {
       }
     }
+  }
+  // fastText .bin models: what loads has consistent shapes and a vector for any word.
+  try {
+    const auto model = emb::io::FastTextModel::load(path);
+    if (model.input_matrix().rows() != model.num_words() + model.num_ngram_rows()) __builtin_trap();
+    if (model.word_vector("kingz").size() != model.dim()) __builtin_trap();
+    if (model.word_vector(model.vocabulary().word(0)).size() != model.dim()) __builtin_trap();
+  } catch (const std::runtime_error&) {
   }
   return 0;
 }

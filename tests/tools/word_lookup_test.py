@@ -282,7 +282,8 @@ def case_escapes(folder):
 
 
 USAGE = """usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]
-                   [--limit N] [--json] COMMAND ...
+                   [--limit N] [--storage float32|float16|bfloat16|int8|int4|int2]
+                   [--json] COMMAND ...
 commands:
   info                                 words, dimension, format, load time
   vector WORD...                       the vectors
@@ -296,6 +297,58 @@ commands:
   plot WORD... --out FILE.svg          the words projected to 2-D (PCA), as an SVG scatter plot
   (no COMMAND)                         an interactive prompt with the same commands, help, quit
 """
+
+
+def case_fasttext(folder):
+    """fastText .bin models (tests/golden/fasttext): any word's vector, its neighbours, info."""
+    golden = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "fasttext")
+    model = os.path.join(golden, "skipgram.bin")
+    info = ok_json(run("--vectors", model, "--json", "info"), "info")
+    check(info["format"] == "fasttext-bin" and info["dim"] == 8, f"info {info}")
+    check((info["minn"], info["maxn"], info["bucket"], info["ngram_rows"]) == (2, 5, 1000, 1000),
+          f"subword settings {info}")
+    similar = ok_json(run("--vectors", model, "--json", "similar", "kingz", "--top", "3"), "similar")
+    check(len(similar["neighbours"]) == 3, f"similar kingz {similar}")
+    vector = ok_json(run("--vectors", model, "--json", "vector", "kingz"), "vector")
+    check(len(vector["vectors"][0]["vector"]) == 8, "a vector for an unknown word")
+    # No n-gram buckets: an unknown word is an error naming the file (status 2).
+    no_buckets = run("--vectors", os.path.join(golden, "word2vec.bin"), "vector", "kingz")
+    check(no_buckets.returncode == 2 and "word2vec.bin" in no_buckets.stderr and
+          "no n-gram buckets" in no_buckets.stderr, f"-maxn 0 model: {no_buckets.stderr}")
+    refused = run("--vectors", os.path.join(golden, "classifier.ftz"), "info")
+    check(refused.returncode == 2 and "supervised" in refused.stderr, f".ftz: {refused.stderr}")
+    truncated = os.path.join(folder, "truncated.bin")
+    with open(model, "rb") as f, open(truncated, "wb") as out:
+        out.write(f.read(5000))
+    bad = run("--vectors", truncated, "info")
+    check(bad.returncode == 2 and "truncated.bin" in bad.stderr and "truncated" in bad.stderr,
+          f"truncated: {bad.stderr}")
+    check(run("--vectors", model, "--limit", "5", "info").returncode == 2, "--limit with a .bin")
+
+
+def case_storage(folder):
+    """--storage: the answers of a compressed table. float16 vectors are the file's rounded to
+    nearest even (Python's struct 'e' rounds so too); int8 ones within a step of the row's range;
+    a storage PyTorch refuses for the width, or an unknown one, is an error with status 2."""
+    words, vectors, paths = small_files(folder)
+    v = paths["word2vec-binary"]
+    doc = ok_json(run("--vectors", v, "--storage", "float16", "--json", "vector", "w3"), "float16")
+    half = [struct.unpack("<e", struct.pack("<e", struct.unpack("<f", struct.pack("<f", x))[0]))[0]
+            for x in vectors[3]]
+    # Printed to 8 significant digits: close enough to tell the half from the file's value.
+    check(all(abs(a - b) <= 5e-8 * abs(b) for a, b in zip(doc["vectors"][0]["vector"], half)),
+          f"float16 vector {doc} want {half}")
+    doc = ok_json(run("--vectors", v, "--storage", "int8", "--json", "vector", "w3"), "int8")
+    step = (max(vectors[3]) - min(vectors[3])) / 255
+    check(all(abs(a - b) <= step for a, b in zip(doc["vectors"][0]["vector"], vectors[3])),
+          f"int8 vector {doc}")
+    ok_json(run("--vectors", v, "--storage", "int4", "--json", "similar", "w3"), "int4 similar")
+    refused = run("--vectors", v, "--storage", "int2", "info")
+    check(refused.returncode == 2 and "multiple of 4" in refused.stderr,
+          f"int2 at width 6: {refused.returncode} {refused.stderr!r}")
+    unknown = run("--vectors", v, "--storage", "int3", "info")
+    check(unknown.returncode == 2 and "--storage is float32" in unknown.stderr,
+          f"--storage int3: {unknown.returncode} {unknown.stderr!r}")
 
 
 def case_help(folder):

@@ -7,6 +7,7 @@
 #include <algorithm>    // std::find, std::min
 #include <cmath>        // std::sqrt
 #include <filesystem>   // std::filesystem::path
+#include <functional>   // std::function
 #include <memory>       // std::unique_ptr
 #include <mutex>        // std::once_flag, std::call_once
 #include <optional>     // std::optional
@@ -77,12 +78,25 @@ class WordVectors {
 
  public:
   using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+  // Gives a word outside the vocabulary a vector (fastText's subwords: emb::to_word_vectors in
+  // emb/text/fasttext_vectors.hpp): writes dim() values to `out` and returns true, or returns
+  // false when it has none for the word.
+  using UnknownWordVector = std::function<bool(std::string_view word, Eigen::Ref<RowVector> out)>;
 
   // Takes over the words and their vectors (vocabulary.size() rows).
   // Throws std::invalid_argument when the sizes differ or the table is empty.
   WordVectors(Vocabulary vocabulary, Matrix<T> vectors)
       : vocabulary_(std::move(vocabulary)),
         embedding_(make_embedding(vocabulary_.size(), std::move(vectors))) {}
+
+  // As above, with vectors for words outside the vocabulary: vector, similar, most_similar,
+  // analogy, similarity and odd_one_out then accept any word `unknown` gives a vector to, as
+  // gensim's FastTextKeyedVectors does; answers are vocabulary words, and only vocabulary words
+  // are excluded from them. Evaluations and the *_batch calls by row use the vocabulary only.
+  WordVectors(Vocabulary vocabulary, Matrix<T> vectors, UnknownWordVector unknown)
+      : WordVectors(std::move(vocabulary), std::move(vectors)) {
+    unknown_ = std::move(unknown);
+  }
 
   // From a loader's result (emb::io::load_vectors); throws std::invalid_argument for a duplicate
   // word.
@@ -113,7 +127,10 @@ class WordVectors {
 
   // The vector of `word` (1, dim). Throws UnknownWord for an unknown word.
   RowVector vector(std::string_view word) const {
-    return vectors().row(index_of("emb::WordVectors::vector", word));
+    if (const auto found = vocabulary_.find(word)) return vectors().row(*found);
+    RowVector out(dim());
+    if (unknown_ && unknown_(word, out)) return out;
+    throw UnknownWord("emb::WordVectors::vector", word, size());
   }
 
   // Every vector scaled to unit L2 norm (a zero vector gives NaNs and never ranks), computed on
@@ -158,13 +175,12 @@ class WordVectors {
                                                     Index k = 10) const {
     constexpr const char* where = "emb::WordVectors::similar_batch";
     check_k(where, k);
-    const Matrix<T>& unit = unit_vectors();
     Matrix<T> queries(static_cast<Index>(words.size()), dim());
     std::vector<std::vector<Index>> excluded(words.size());
     for (std::size_t i = 0; i < words.size(); ++i) {
-      const Index row = index_of(where, words[i]);
-      queries.row(static_cast<Index>(i)) = unit.row(row);
-      excluded[i] = {row};
+      if (const auto row = unit_of(where, words[i], queries.row(static_cast<Index>(i)))) {
+        excluded[i] = {*row};
+      }
     }
     normalize(queries);
     return answers(queries, excluded, k, size());
@@ -189,8 +205,22 @@ class WordVectors {
   std::vector<Neighbour> analogy(std::string_view a, std::string_view b, std::string_view c,
                                  Index k = 10, AnalogyMethod method = AnalogyMethod::add) const {
     constexpr const char* where = "emb::WordVectors::analogy";
-    const AnalogyQuery query{index_of(where, a), index_of(where, b), index_of(where, c)};
-    return analogies(where, {&query, 1}, k, method, size()).front();
+    if (!unknown_) {
+      const AnalogyQuery query{index_of(where, a), index_of(where, b), index_of(where, c)};
+      return analogies(where, {&query, 1}, k, method, size()).front();
+    }
+    // Rows b, c, a, as analogies() forms them, from unit vectors of any words.
+    check_k(where, k);
+    Matrix<T> rows(3, dim());
+    std::vector<Index> excluded;
+    const std::string_view words[] = {b, c, a};
+    for (Index i = 0; i < 3; ++i) {
+      if (const auto row = unit_of(where, words[i], rows.row(i))) excluded.push_back(*row);
+    }
+    if (method == AnalogyMethod::mul) return cosmul_answers(rows, {excluded}, k, size()).front();
+    Matrix<T> query = (rows.row(0) + rows.row(1) - rows.row(2)) / T(3);
+    normalize(query);
+    return answers(query, {excluded}, k, size()).front();
   }
 
   // Many analogies at once, by rows (see index()), answered among the first `restrict_vocab`
@@ -219,8 +249,10 @@ class WordVectors {
   // word.
   double similarity(std::string_view w1, std::string_view w2) const {
     constexpr const char* where = "emb::WordVectors::similarity";
-    const Matrix<T>& unit = unit_vectors();
-    return static_cast<double>(unit.row(index_of(where, w1)).dot(unit.row(index_of(where, w2))));
+    Matrix<T> units(2, dim());
+    unit_of(where, w1, units.row(0));
+    unit_of(where, w2, units.row(1));
+    return static_cast<double>(units.row(0).dot(units.row(1)));
   }
 
   // The word least like the others (gensim doesnt_match): the unit vectors' mean is normalized,
@@ -230,10 +262,9 @@ class WordVectors {
   std::string odd_one_out(std::span<const std::string> words) const {
     constexpr const char* where = "emb::WordVectors::odd_one_out";
     if (words.empty()) detail::throw_invalid(where, ": no words given");
-    const Matrix<T>& unit = unit_vectors();
     Matrix<T> rows(static_cast<Index>(words.size()), dim());
     for (std::size_t i = 0; i < words.size(); ++i) {
-      rows.row(static_cast<Index>(i)) = unit.row(index_of(where, words[i]));
+      unit_of(where, words[i], rows.row(static_cast<Index>(i)));
     }
     Matrix<T> mean = rows.colwise().sum() / static_cast<T>(words.size());
     normalize(mean);
@@ -269,6 +300,20 @@ class WordVectors {
     throw UnknownWord(where, word, size());
   }
 
+  // The unit vector of `word` into `out`, and its row when it is in the vocabulary (nullopt for
+  // a word given a vector by unknown_). Throws UnknownWord for a word without a vector.
+  std::optional<Index> unit_of(const char* where, std::string_view word,
+                               Eigen::Ref<RowVector> out) const {
+    if (const auto found = vocabulary_.find(word)) {
+      out = unit_vectors().row(*found);
+      return found;
+    }
+    if (!unknown_ || !unknown_(word, out)) throw UnknownWord(where, word, size());
+    const double norm = std::sqrt(out.template cast<double>().squaredNorm());
+    if (norm > 0) out /= static_cast<T>(norm);
+    return std::nullopt;
+  }
+
   // Each row scaled to unit norm (the norm taken in double, as gensim's unitvec is accurate).
   static void normalize(Matrix<T>& rows) {
     for (Index i = 0; i < rows.rows(); ++i) {
@@ -284,19 +329,21 @@ class WordVectors {
                                          Index n) const {
     check_k(where, k);
     if (positive.empty() && negative.empty()) detail::throw_invalid(where, ": no words given");
-    const Matrix<T>& unit = unit_vectors();
     Matrix<T> query = Matrix<T>::Zero(1, dim());
+    Matrix<T> unit(1, dim());
     std::vector<Index> inputs;
-    for (const auto& word : positive) inputs.push_back(index_of(where, word));
-    for (const auto& word : negative) inputs.push_back(index_of(where, word));
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (i < positive.size()) {
-        query += unit.row(inputs[i]);
+    const std::size_t count = positive.size() + negative.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      const bool is_positive = i < positive.size();
+      const auto& word = is_positive ? positive[i] : negative[i - positive.size()];
+      if (const auto row = unit_of(where, word, unit.row(0))) inputs.push_back(*row);
+      if (is_positive) {
+        query += unit;
       } else {
-        query -= unit.row(inputs[i]);
+        query -= unit;
       }
     }
-    query /= static_cast<T>(inputs.size());
+    query /= static_cast<T>(count);
     normalize(query);
     return answers(query, {inputs}, k, n).front();
   }
@@ -367,6 +414,7 @@ class WordVectors {
   Vocabulary vocabulary_;
   Embedding<T> embedding_;
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
+  UnknownWordVector unknown_;
 };
 
 }  // namespace emb
