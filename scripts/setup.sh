@@ -15,6 +15,10 @@ case "${1:-}" in
                  python3-numpy strace fasttext) ;;
   *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
 esac
+# Open MPI: emb::distributed (emb/distributed.hpp), its tests, example and benchmark.
+case "${1:-}" in
+  --bench|"") packages+=(openmpi-bin libopenmpi-dev) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
