@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what emb needs on Debian/Ubuntu, skipping packages already present.
-#   scripts/setup.sh           build + tests: compilers, CMake, Eigen, Catch2, clang-format,
-#                              PyTorch and gensim (reference values for the conformance tests)
+#   scripts/setup.sh           build + tests: compilers, CMake, Eigen, nlohmann-json, Catch2,
+#                              clang-format, PyTorch, NumPy and gensim (reference values for the
+#                              conformance tests)
 #   scripts/setup.sh --run     only what building the tools needs
 #   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev)
+packages=(build-essential cmake libeigen3-dev nlohmann-json3-dev)
 case "${1:-}" in
   --run) ;;
   --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
