@@ -23,8 +23,8 @@ void write_file_durably(const char* where, const std::filesystem::path& path, Wr
     CFile file(temporary, "wb");
     if (!file) throw_file_error(where, path, "cannot open ", temporary.string(), " for writing");
     std::forward<Write>(write)(file.get());
-    if (std::ferror(file.get()) || std::fflush(file.get()) != 0 || ::fsync(::fileno(file.get())) != 0 ||
-        !file.close()) {
+    if (std::ferror(file.get()) || std::fflush(file.get()) != 0 ||
+        ::fsync(::fileno(file.get())) != 0 || !file.close()) {
       throw_file_error(where, path, "write failed (disk full?)");
     }
   });

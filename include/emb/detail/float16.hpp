@@ -18,10 +18,9 @@ inline float half_to_float(std::uint16_t bits) {
     return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
   }
   // A normal value is (1024 + m) * 2^(e - 25), a subnormal m * 2^-24: both exact in float.
-  const float magnitude = exponent == 0
-                              ? std::ldexp(static_cast<float>(mantissa), -24)
-                              : std::ldexp(static_cast<float>(1024 + mantissa),
-                                           static_cast<int>(exponent) - 25);
+  const float magnitude = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), -24)
+                                        : std::ldexp(static_cast<float>(1024 + mantissa),
+                                                     static_cast<int>(exponent) - 25);
   return std::bit_cast<float>(sign | std::bit_cast<std::uint32_t>(magnitude));
 }
 
@@ -68,7 +67,11 @@ std::uint16_t narrow_float(double value) {
   return static_cast<std::uint16_t>(sign | result);
 }
 
-inline std::uint16_t float_to_half(double value) { return narrow_float<10, 15>(value); }
-inline std::uint16_t float_to_bfloat16(double value) { return narrow_float<7, 127>(value); }
+inline std::uint16_t float_to_half(double value) {
+  return narrow_float<10, 15>(value);
+}
+inline std::uint16_t float_to_bfloat16(double value) {
+  return narrow_float<7, 127>(value);
+}
 
 }  // namespace emb::detail

@@ -88,7 +88,10 @@ class NpyHeaderParser {
     skip_space();
     if (pos_ != text_.size()) fail("text after the header's dict");
     if (!has_descr || !has_order || !has_shape) {
-      fail("the header lacks '", !has_descr ? "descr" : !has_order ? "fortran_order" : "shape",
+      fail("the header lacks '",
+           !has_descr   ? "descr"
+           : !has_order ? "fortran_order"
+                        : "shape",
            "'");
     }
     return header;
@@ -135,8 +138,8 @@ class NpyHeaderParser {
 
   bool parse_bool() {
     skip_space();
-    for (const auto& [word, value] : {std::pair{std::string_view("True"), true},
-                                      std::pair{std::string_view("False"), false}}) {
+    for (const auto& [word, value] :
+         {std::pair{std::string_view("True"), true}, std::pair{std::string_view("False"), false}}) {
       if (text_.substr(pos_, word.size()) == word) {
         pos_ += word.size();
         return value;
@@ -322,8 +325,8 @@ Matrix<T> load_npy(const std::filesystem::path& path) {
   for (Index i = 0; i < rows; ++i) {
     for (Index j = 0; j < cols; ++j) {
       const Index k = header.fortran_order ? j * rows + i : i * cols + j;
-      out(i, j) = detail::read_float<T>(data + static_cast<std::size_t>(k) * item, item,
-                                        header.big_endian);
+      out(i, j) =
+          detail::read_float<T>(data + static_cast<std::size_t>(k) * item, item, header.big_endian);
     }
   }
   return out;
@@ -340,9 +343,9 @@ void save_npy(const std::filesystem::path& path, const Eigen::Ref<const Matrix<T
   // format.py: keys sorted, values as repr(), spaces so the first dimension can grow to 21
   // digits in place, then spaces and a newline up to a multiple of 64 bytes.
   const std::string rows = std::to_string(matrix.rows());
-  std::string header = emb::detail::message(
-      "{'descr': '", sizeof(T) == 4 ? "<f4" : "<f8", "', 'fortran_order': False, 'shape': (",
-      rows, ", ", matrix.cols(), "), }");
+  std::string header = emb::detail::message("{'descr': '", sizeof(T) == 4 ? "<f4" : "<f8",
+                                            "', 'fortran_order': False, 'shape': (", rows, ", ",
+                                            matrix.cols(), "), }");
   header.append(21 - rows.size(), ' ');
   const std::size_t padding = 64 - (10 + header.size() + 1) % 64;
   header.append(padding, ' ');
@@ -381,8 +384,7 @@ MappedTable<T> map_npy(const std::filesystem::path& path) {
   static_assert(emb::detail::is_real_v<T>, "emb::io::map_npy<T>: T must be float or double");
   constexpr const char* where = "emb::io::map_npy";
   auto file = std::make_shared<const emb::detail::MappedFile>(where, path);
-  const detail::NpyHeader header =
-      detail::read_npy_header(where, path, file->data(), file->size());
+  const detail::NpyHeader header = detail::read_npy_header(where, path, file->data(), file->size());
   const std::string wanted = sizeof(T) == 4 ? "<f4" : "<f8";
   const auto refuse = [&](const auto&... why) {
     emb::detail::throw_file_error(where, path, why...,

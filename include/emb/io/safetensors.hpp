@@ -5,25 +5,25 @@
 // ..., "__metadata__": {"key": "value"}}, then the data buffer, which the tensors tile exactly
 // from 0 to its end in C order, little-endian. Needs nlohmann/json (Debian's nlohmann-json3-dev).
 
-#include <algorithm>    // std::sort, std::find_if
-#include <bit>          // std::endian, std::bit_cast
-#include <cstddef>      // std::size_t
-#include <cstdint>      // std::uint16_t, std::uint64_t
-#include <cstdio>       // std::FILE, std::fwrite
-#include <cstring>      // std::memcpy
-#include <filesystem>   // std::filesystem::path
-#include <limits>       // std::numeric_limits
-#include <map>          // std::map
-#include <memory>       // std::make_shared
-#include <optional>     // std::optional
-#include <set>          // std::set
-#include <span>         // std::span
-#include <string>       // std::string
-#include <string_view>  // std::string_view
+#include <algorithm>      // std::sort, std::find_if
+#include <bit>            // std::endian, std::bit_cast
+#include <cstddef>        // std::size_t
+#include <cstdint>        // std::uint16_t, std::uint64_t
+#include <cstdio>         // std::FILE, std::fwrite
+#include <cstring>        // std::memcpy
+#include <filesystem>     // std::filesystem::path
+#include <limits>         // std::numeric_limits
+#include <map>            // std::map
+#include <memory>         // std::make_shared
+#include <optional>       // std::optional
+#include <set>            // std::set
+#include <span>           // std::span
+#include <string>         // std::string
+#include <string_view>    // std::string_view
 #include <unordered_set>  // std::unordered_set
-#include <utility>      // std::pair, std::move
-#include <variant>      // std::variant
-#include <vector>       // std::vector
+#include <utility>        // std::pair, std::move
+#include <variant>        // std::variant
+#include <vector>         // std::vector
 
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
@@ -62,12 +62,11 @@ namespace detail {
 // them (listing works); emb converts the four float ones.
 inline std::optional<std::size_t> safetensors_dtype_bits(std::string_view dtype) {
   static constexpr std::pair<std::string_view, std::size_t> dtypes[] = {
-      {"BOOL", 8},         {"F4", 4},           {"F6_E2M3", 6},     {"F6_E3M2", 6},
-      {"U8", 8},           {"I8", 8},           {"F8_E5M2", 8},     {"F8_E4M3", 8},
-      {"F8_E8M0", 8},      {"F8_E4M3FNUZ", 8},  {"F8_E5M2FNUZ", 8}, {"I16", 16},
-      {"U16", 16},         {"F16", 16},         {"BF16", 16},       {"I32", 32},
-      {"U32", 32},         {"F32", 32},         {"C64", 64},        {"F64", 64},
-      {"I64", 64},         {"U64", 64}};
+      {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+      {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+      {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+      {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+      {"I64", 64},        {"U64", 64}};
   for (const auto& [name, bits] : dtypes) {
     if (name == dtype) return bits;
   }
@@ -119,17 +118,17 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
   // Repeated keys are found while parsing: nlohmann keeps only one of them.
   std::vector<std::set<std::string>> open_objects;
   std::optional<std::string> repeated;
-  const nlohmann::json::parser_callback_t on_event =
-      [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using Event = nlohmann::json::parse_event_t;
-        if (event == Event::object_start) open_objects.emplace_back();
-        if (event == Event::object_end) open_objects.pop_back();
-        if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second &&
-            !repeated) {
-          repeated = parsed.get<std::string>();
-        }
-        return true;
-      };
+  const nlohmann::json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
+                                                         nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end) open_objects.pop_back();
+    if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second &&
+        !repeated) {
+      repeated = parsed.get<std::string>();
+    }
+    return true;
+  };
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text, on_event);
@@ -172,7 +171,7 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
       const auto value = unsigned_value(dim);
       if (!value) bad("the shape holds something other than non-negative integers");
       if (*value > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
-        bad("a dimension is too large");
+        bad("a dimension overflows a 64-bit index");
       }
       info.shape.push_back(static_cast<Index>(*value));
     }
@@ -518,7 +517,8 @@ inline void save_safetensors(const std::filesystem::path& path,
                     bits = emb::detail::float_to_bfloat16(static_cast<double>(value));
                     break;
                 }
-                for (std::size_t i = 0; i < bytes; ++i) *out++ = static_cast<unsigned char>(bits >> (8 * i));
+                for (std::size_t i = 0; i < bytes; ++i)
+                  *out++ = static_cast<unsigned char>(bits >> (8 * i));
               }
               std::fwrite(buffer.data(), 1, buffer.size(), file);
             }
@@ -563,7 +563,8 @@ inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& p
     const std::size_t end = std::min(value.find('\n', start), value.size());
     const std::string_view word = value.substr(start, end - start);
     if (word.empty()) {
-      emb::detail::throw_file_error(where, path, "word ", words.size(), " of the vocabulary is empty");
+      emb::detail::throw_file_error(where, path, "word ", words.size(),
+                                    " of the vocabulary is empty");
     }
     if (!seen.insert(word).second) {
       emb::detail::throw_file_error(where, path, "the vocabulary has the word ",
