@@ -144,7 +144,9 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
     if (!value.is_number_unsigned()) return std::nullopt;
     return value.get<std::uint64_t>();
   };
-  for (const auto& [name, entry] : json.items()) {
+  for (const auto& item : json.items()) {
+    const std::string& name = item.key();  // not a structured binding: lambdas capture it
+    const nlohmann::json& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) fail("__metadata__ is not an object of strings");
       for (const auto& [key, value] : entry.items()) {
