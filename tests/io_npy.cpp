@@ -154,6 +154,16 @@ TEST_CASE("save_npy writes a strided block and headers of every length, and load
   }
 }
 
+TEST_CASE("load_npy reads a table larger than one copy block", "[io][npy]") {
+  emb::test::TempDir dir;
+  // 2,049 x 2,049 = 4,198,401 values: one block of 2^22 and a short second one.
+  Matrix<float> big(2049, 2049);
+  for (Index i = 0; i < big.size(); ++i) big.data()[i] = static_cast<float>(i % 1000) - 0.5f;
+  emb::io::save_npy<float>(dir / "big.npy", big);
+  CHECK(emb::io::load_npy<float>(dir / "big.npy") == big);
+  CHECK(emb::io::load_npy<double>(dir / "big.npy") == big.cast<double>());
+}
+
 TEST_CASE("save_npy replaces an existing file whole and leaves it when it cannot write",
           "[io][npy][save]") {
   emb::test::TempDir dir;
@@ -310,6 +320,11 @@ TEST_CASE("MappedFile maps files and refuses what is not a readable regular file
   write_bytes(dir / "abc", "abc");
   const emb::detail::MappedFile abc("test", dir / "abc");
   REQUIRE(abc.size() == 3);
+  CHECK(std::string(reinterpret_cast<const char*>(abc.data()), 3) == "abc");
+  // Hints and releases change what is resident, never what is read.
+  abc.advise(1, 100, emb::detail::MapAccess::sequential);
+  abc.release(0, 3);
+  empty.release(0, 10);
   CHECK(std::string(reinterpret_cast<const char*>(abc.data()), 3) == "abc");
   require_file_error([&] { emb::detail::MappedFile("test", dir / "missing"); }, dir / "missing",
                      "cannot open: No such file or directory");

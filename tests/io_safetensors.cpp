@@ -213,6 +213,19 @@ TEMPLATE_TEST_CASE("save_safetensors round trips every dtype and pads the header
   }
 }
 
+TEST_CASE("load_safetensors reads a tensor larger than one copy block", "[io][safetensors]") {
+  emb::test::TempDir dir;
+  // 2,049 x 2,049 = 4,198,401 values: one block of 2^22 and a short second one.
+  Matrix<float> big(2049, 2049);
+  for (Index i = 0; i < big.size(); ++i) big.data()[i] = static_cast<float>(i % 1000) - 0.5f;
+  emb::io::save_safetensors(dir / "big.safetensors", {{"f32", big}, {"bf16", big, "BF16"}});
+  CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "f32") == big);
+  CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "bf16") ==
+        big.unaryExpr([](float v) {
+          return emb::detail::bfloat16_to_float(emb::detail::float_to_bfloat16(v));
+        }));
+}
+
 TEST_CASE("save_safetensors refuses bad tensors before writing anything",
           "[io][safetensors][save]") {
   emb::test::TempDir dir;
@@ -276,6 +289,34 @@ TEST_CASE("map_safetensors refuses what it cannot map and says to use load_safet
   write_bytes(path, safetensors_file(header, data));
   CHECK(emb::io::load_safetensors<float>(path, "w") == Matrix<float>{{1.5f, -2.0f}});
   require_file_error([&] { emb::io::map_safetensors<float>(path, "w"); }, path, "not aligned");
+}
+
+TEST_CASE("SafetensorsFile reads the header once and loads or maps any of its tensors",
+          "[io][safetensors][file]") {
+  emb::test::TempDir dir;
+  Matrix<float> table(3, 4);
+  for (Index i = 0; i < table.size(); ++i) table.data()[i] = static_cast<float>(i) - 5.5f;
+  const std::vector<std::string> words{"a", "b", "c"};
+  emb::io::save_safetensors(
+      dir / "v.safetensors",
+      {{std::string(emb::io::word_vectors_tensor), table}, {"half", table, "F16"}},
+      {{std::string(emb::io::vocabulary_key), emb::io::encode_vocabulary(words)}});
+  emb::MappedTable<float> mapped;
+  {
+    const emb::io::SafetensorsFile file(dir / "v.safetensors");
+    CHECK(file.path() == dir / "v.safetensors");
+    REQUIRE(file.tensors().size() == 2);
+    CHECK(file.tensors()[0].name == "weight");  // F32 before F16
+    CHECK(emb::io::decode_vocabulary(file.path(), file.metadata().at("emb.vocabulary")) == words);
+    CHECK(file.load<double>("half") == table.cast<double>());
+    CHECK(file.load<float>("weight") == table);
+    mapped = file.map<float>("weight");
+    require_file_error([&] { file.map<float>("half"); }, dir / "v.safetensors",
+                       "emb::io::SafetensorsFile::map: ");
+  }
+  CHECK(Matrix<float>(mapped.matrix()) == table);  // the table keeps the mapping
+  require_file_error([&] { emb::io::SafetensorsFile(dir / "missing"); }, dir / "missing",
+                     "emb::io::SafetensorsFile: ");
 }
 
 TEST_CASE("load_safetensors refuses every truncation and extension of a file",

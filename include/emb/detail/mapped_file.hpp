@@ -2,6 +2,7 @@
 // A whole file mapped read-only into memory (POSIX mmap): the tensor-file readers parse headers
 // in place and copy or expose the data without reading the file through a buffer first.
 
+#include <algorithm>     // std::min
 #include <cerrno>        // errno
 #include <cstddef>       // std::size_t
 #include <filesystem>    // std::filesystem::path
@@ -11,7 +12,7 @@
 #include <fcntl.h>     // open, O_RDONLY
 #include <sys/mman.h>  // mmap, munmap, madvise
 #include <sys/stat.h>  // fstat
-#include <unistd.h>    // close
+#include <unistd.h>    // close, sysconf
 
 #include "emb/detail/file.hpp"
 
@@ -65,6 +66,30 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+  }
+
+  // Changes the read-ahead hint for bytes [offset, offset + length), e.g. before copying a whole
+  // tensor out of a file mapped for random access. Only a hint: nothing fails.
+  void advise(std::size_t offset, std::size_t length, MapAccess access) const {
+    if (data_ == nullptr || offset >= size_) return;
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t start = offset / page * page;  // madvise wants a page-aligned address
+    const std::size_t end = std::min(size_, offset + length);
+    ::madvise(const_cast<unsigned char*>(data_) + start, end - start,
+              access == MapAccess::random ? MADV_RANDOM : MADV_SEQUENTIAL);
+  }
+
+  // Drops this process's copies of the pages wholly inside [offset, offset + length): they stay
+  // in the page cache and are read again if touched. Loaders call it on each block they have
+  // copied out, so that loading a table holds the copy, not the copy and the file's pages too.
+  void release(std::size_t offset, std::size_t length) const {
+    if (data_ == nullptr || offset >= size_) return;
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t start = (offset + page - 1) / page * page;
+    const std::size_t end = std::min(size_, offset + length) / page * page;
+    if (start < end) {
+      ::madvise(const_cast<unsigned char*>(data_) + start, end - start, MADV_DONTNEED);
+    }
   }
 
   const unsigned char* data() const { return data_; }

@@ -7,7 +7,7 @@
 // memory order with one or two dimensions, and writes float32 or float64 2-D arrays byte for byte
 // as numpy.save does.
 
-#include <algorithm>    // std::reverse
+#include <algorithm>    // std::min, std::reverse
 #include <bit>          // std::endian
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint16_t, std::uint32_t, std::uint64_t
@@ -317,17 +317,30 @@ Matrix<T> load_npy(const std::filesystem::path& path) {
   const unsigned char* data = file.data() + header.data_offset;
   const std::size_t item = header.item_size;
   const bool native = !header.big_endian == (std::endian::native == std::endian::little);
-  if (native && item == sizeof(T) && !header.fortran_order) {
-    if (header.data_bytes > 0) std::memcpy(out.data(), data, header.data_bytes);
+  if (header.fortran_order) {
+    // Column after column: element (i, j) is number j * rows + i.
+    for (Index i = 0; i < rows; ++i) {
+      for (Index j = 0; j < cols; ++j) {
+        const auto k = static_cast<std::size_t>(j * rows + i);
+        out(i, j) = detail::read_float<T>(data + k * item, item, header.big_endian);
+      }
+    }
     return out;
   }
-  // Fortran order stores column after column: element (i, j) is number j * rows + i.
-  for (Index i = 0; i < rows; ++i) {
-    for (Index j = 0; j < cols; ++j) {
-      const Index k = header.fortran_order ? j * rows + i : i * cols + j;
-      out(i, j) =
-          detail::read_float<T>(data + static_cast<std::size_t>(k) * item, item, header.big_endian);
+  // Block by block, each block's pages released once copied: loading holds the table once.
+  const auto count = static_cast<std::size_t>(out.size());
+  T* values = out.data();
+  constexpr std::size_t block = std::size_t{1} << 22;  // values per block (16 or 32 MiB of T)
+  for (std::size_t first = 0; first < count; first += block) {
+    const std::size_t last = std::min(count, first + block);
+    if (native && item == sizeof(T)) {
+      std::memcpy(values + first, data + first * item, (last - first) * item);
+    } else {
+      for (std::size_t k = first; k < last; ++k) {
+        values[k] = detail::read_float<T>(data + k * item, item, header.big_endian);
+      }
     }
+    file.release(header.data_offset + first * item, (last - first) * item);
   }
   return out;
 }

@@ -281,81 +281,70 @@ inline std::map<std::string, std::string> safetensors_metadata(const std::filesy
   return detail::read_safetensors_header(where, path, file.data(), file.size()).metadata;
 }
 
-// Reads the tensor `name` of a safetensors file into a (rows, cols) matrix of T, converting from
-// F64, F32, F16 or BF16 (float16 and bfloat16 widen exactly; F64 to float rounds to nearest). A
-// 2-D tensor keeps its shape, a 1-D one of n values loads as (1, n), a scalar as (1, 1). Throws
-// std::runtime_error naming the file when it breaks the format, has no such tensor, or the
-// tensor has another dtype or more dimensions; nothing is allocated before the whole header has
-// been checked against the file's size.
-//
-// Example:
-//   auto weight = emb::io::load_safetensors<float>("model.safetensors", "embeddings.weight");
-//   auto table = emb::Embedding<float>::from_pretrained(weight);
+namespace detail {
+
+// load_safetensors on an open file whose header has been read.
 template <class T>
-Matrix<T> load_safetensors(const std::filesystem::path& path, std::string_view name) {
-  static_assert(emb::detail::is_real_v<T>,
-                "emb::io::load_safetensors<T>: T must be float or double");
-  constexpr const char* where = "emb::io::load_safetensors";
-  const emb::detail::MappedFile file(where, path, emb::detail::MapAccess::sequential);
-  const auto header = detail::read_safetensors_header(where, path, file.data(), file.size());
-  const TensorInfo& info = detail::find_tensor(where, path, header, name);
-  if (!detail::is_float_dtype(info.dtype)) {
+Matrix<T> load_tensor(const char* where, const std::filesystem::path& path,
+                      const emb::detail::MappedFile& file, const SafetensorsHeader& header,
+                      std::string_view name) {
+  const TensorInfo& info = find_tensor(where, path, header, name);
+  if (!is_float_dtype(info.dtype)) {
     emb::detail::throw_file_error(where, path, "tensor ", emb::detail::escaped_quote(info.name),
                                   " has dtype ", info.dtype,
                                   "; emb reads F64, F32, F16 and BF16 tensors");
   }
-  const auto [rows, cols] = detail::matrix_shape(where, path, info);
+  const auto [rows, cols] = matrix_shape(where, path, info);
   Matrix<T> out(rows, cols);
-  const unsigned char* data = file.data() + header.data_start + info.data_begin;
+  const std::size_t start = header.data_start + static_cast<std::size_t>(info.data_begin);
+  const unsigned char* data = file.data() + start;
+  file.advise(start, static_cast<std::size_t>(info.data_end - info.data_begin),
+              emb::detail::MapAccess::sequential);
   const auto count = static_cast<std::size_t>(out.size());
-  const std::size_t bytes = *detail::safetensors_dtype_bits(info.dtype) / 8;
-  if (std::endian::native == std::endian::little && bytes == sizeof(T) &&
-      (info.dtype == "F32" || info.dtype == "F64")) {
-    if (count > 0) std::memcpy(out.data(), data, count * sizeof(T));
-    return out;
-  }
-  const detail::FloatDtype dtype = detail::float_dtype(info.dtype);
+  const std::size_t bytes = *safetensors_dtype_bits(info.dtype) / 8;
+  const bool same = std::endian::native == std::endian::little && bytes == sizeof(T) &&
+                    (info.dtype == "F32" || info.dtype == "F64");
+  const FloatDtype dtype = float_dtype(info.dtype);
   T* values = out.data();
-  for (std::size_t k = 0; k < count; ++k) {
-    const unsigned char* p = data + k * bytes;
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < bytes; ++i) bits |= std::uint64_t{p[i]} << (8 * i);
-    switch (dtype) {
-      case detail::FloatDtype::f64:
-        values[k] = static_cast<T>(std::bit_cast<double>(bits));
-        break;
-      case detail::FloatDtype::f32:
-        values[k] = static_cast<T>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
-        break;
-      case detail::FloatDtype::f16:
-        values[k] = static_cast<T>(emb::detail::half_to_float(static_cast<std::uint16_t>(bits)));
-        break;
-      case detail::FloatDtype::bf16:
-        values[k] =
-            static_cast<T>(emb::detail::bfloat16_to_float(static_cast<std::uint16_t>(bits)));
-        break;
+  constexpr std::size_t block = std::size_t{1} << 22;  // values per block (16 or 32 MiB of T)
+  for (std::size_t first = 0; first < count; first += block) {
+    const std::size_t last = std::min(count, first + block);
+    if (same) {
+      std::memcpy(values + first, data + first * bytes, (last - first) * bytes);
+    } else {
+      for (std::size_t k = first; k < last; ++k) {
+        const unsigned char* p = data + k * bytes;
+        std::uint64_t bits = 0;
+        for (std::size_t i = 0; i < bytes; ++i) bits |= std::uint64_t{p[i]} << (8 * i);
+        switch (dtype) {
+          case FloatDtype::f64:
+            values[k] = static_cast<T>(std::bit_cast<double>(bits));
+            break;
+          case FloatDtype::f32:
+            values[k] = static_cast<T>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+            break;
+          case FloatDtype::f16:
+            values[k] =
+                static_cast<T>(emb::detail::half_to_float(static_cast<std::uint16_t>(bits)));
+            break;
+          case FloatDtype::bf16:
+            values[k] =
+                static_cast<T>(emb::detail::bfloat16_to_float(static_cast<std::uint16_t>(bits)));
+            break;
+        }
+      }
     }
+    file.release(start + first * bytes, (last - first) * bytes);
   }
   return out;
 }
 
-// Maps the tensor `name` of a safetensors file into memory instead of reading it: the returned
-// table's rows are the file's pages, read from disk only when a lookup touches them (the file
-// stays mapped while any copy of the table lives). The tensor must be exactly T (F32 for float,
-// F64 for double), 2-D with positive dimensions, and start at a byte aligned for T (files written
-// by the reference implementation and by emb are); otherwise std::runtime_error says so and that
-// load_safetensors converts it. Also throws as load_safetensors does.
-//
-// Example:
-//   auto rows = emb::io::map_safetensors<float>("vectors.safetensors", "weight");
+// map_safetensors on an open file whose header has been read.
 template <class T>
-MappedTable<T> map_safetensors(const std::filesystem::path& path, std::string_view name) {
-  static_assert(emb::detail::is_real_v<T>,
-                "emb::io::map_safetensors<T>: T must be float or double");
-  constexpr const char* where = "emb::io::map_safetensors";
-  auto file = std::make_shared<const emb::detail::MappedFile>(where, path);
-  const auto header = detail::read_safetensors_header(where, path, file->data(), file->size());
-  const TensorInfo& info = detail::find_tensor(where, path, header, name);
+MappedTable<T> map_tensor(const char* where, const std::filesystem::path& path,
+                          std::shared_ptr<const emb::detail::MappedFile> file,
+                          const SafetensorsHeader& header, std::string_view name) {
+  const TensorInfo& info = find_tensor(where, path, header, name);
   const auto refuse = [&](const auto&... why) {
     emb::detail::throw_file_error(where, path, "tensor ", emb::detail::escaped_quote(info.name),
                                   ": ", why...,
@@ -377,6 +366,86 @@ MappedTable<T> map_safetensors(const std::filesystem::path& path, std::string_vi
   const auto* data = reinterpret_cast<const T*>(file->data() + offset);
   return MappedTable<T>(std::move(file), data, info.shape[0], info.shape[1]);
 }
+
+}  // namespace detail
+
+// Reads the tensor `name` of a safetensors file into a (rows, cols) matrix of T, converting from
+// F64, F32, F16 or BF16 (float16 and bfloat16 widen exactly; F64 to float rounds to nearest). A
+// 2-D tensor keeps its shape, a 1-D one of n values loads as (1, n), a scalar as (1, 1). Throws
+// std::runtime_error naming the file when it breaks the format, has no such tensor, or the
+// tensor has another dtype or more dimensions; nothing is allocated before the whole header has
+// been checked against the file's size.
+//
+// Example:
+//   auto weight = emb::io::load_safetensors<float>("model.safetensors", "embeddings.weight");
+//   auto table = emb::Embedding<float>::from_pretrained(weight);
+template <class T>
+Matrix<T> load_safetensors(const std::filesystem::path& path, std::string_view name) {
+  static_assert(emb::detail::is_real_v<T>,
+                "emb::io::load_safetensors<T>: T must be float or double");
+  constexpr const char* where = "emb::io::load_safetensors";
+  const emb::detail::MappedFile file(where, path, emb::detail::MapAccess::sequential);
+  const auto header = detail::read_safetensors_header(where, path, file.data(), file.size());
+  return detail::load_tensor<T>(where, path, file, header, name);
+}
+
+// Maps the tensor `name` of a safetensors file into memory instead of reading it: the returned
+// table's rows are the file's pages, read from disk only when a lookup touches them (the file
+// stays mapped while any copy of the table lives). The tensor must be exactly T (F32 for float,
+// F64 for double), 2-D with positive dimensions, and start at a byte aligned for T (files written
+// by the reference implementation and by emb are); otherwise std::runtime_error says so and that
+// load_safetensors converts it. Also throws as load_safetensors does.
+//
+// Example:
+//   auto rows = emb::io::map_safetensors<float>("vectors.safetensors", "weight");
+template <class T>
+MappedTable<T> map_safetensors(const std::filesystem::path& path, std::string_view name) {
+  static_assert(emb::detail::is_real_v<T>,
+                "emb::io::map_safetensors<T>: T must be float or double");
+  constexpr const char* where = "emb::io::map_safetensors";
+  auto file = std::make_shared<const emb::detail::MappedFile>(where, path);
+  const auto header = detail::read_safetensors_header(where, path, file->data(), file->size());
+  return detail::map_tensor<T>(where, path, std::move(file), header, name);
+}
+
+// A safetensors file opened once: mapped, its header read and checked once, then any number of
+// its tensors listed, loaded or mapped (the free functions above each open the file anew). Throws
+// as list_safetensors does; load and map throw as load_safetensors and map_safetensors do.
+//
+// Example:
+//   const emb::io::SafetensorsFile file("vectors.safetensors");
+//   auto words = emb::io::decode_vocabulary(file.path(), file.metadata().at("emb.vocabulary"));
+//   auto rows = file.map<float>("weight");
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::filesystem::path& path)
+      : file_(std::make_shared<const emb::detail::MappedFile>("emb::io::SafetensorsFile", path)),
+        header_(detail::read_safetensors_header("emb::io::SafetensorsFile", path, file_->data(),
+                                                file_->size())) {}
+
+  const std::filesystem::path& path() const { return file_->path(); }
+  // In data order.
+  const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
+  const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+
+  template <class T>
+  Matrix<T> load(std::string_view name) const {
+    static_assert(emb::detail::is_real_v<T>,
+                  "emb::io::SafetensorsFile::load<T>: T must be float or double");
+    return detail::load_tensor<T>("emb::io::SafetensorsFile::load", path(), *file_, header_, name);
+  }
+  // The table keeps the file mapped, also after this object is gone.
+  template <class T>
+  MappedTable<T> map(std::string_view name) const {
+    static_assert(emb::detail::is_real_v<T>,
+                  "emb::io::SafetensorsFile::map<T>: T must be float or double");
+    return detail::map_tensor<T>("emb::io::SafetensorsFile::map", path(), file_, header_, name);
+  }
+
+ private:
+  std::shared_ptr<const emb::detail::MappedFile> file_;
+  detail::SafetensorsHeader header_;
+};
 
 // One tensor to write: its name, its values (viewed, not copied: they must outlive the call),
 // its shape, and the dtype to store them as: "F64", "F32", "F16" or "BF16" (narrowing rounds to
@@ -559,21 +628,33 @@ inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& p
                                                   std::string_view value) {
   constexpr const char* where = "emb::io::decode_vocabulary";
   std::vector<std::string> words;
-  std::unordered_set<std::string_view> seen;
+  if (value.empty()) return words;
+  words.reserve(static_cast<std::size_t>(std::count(value.begin(), value.end(), '\n')) + 1);
   std::size_t start = 0;
-  while (start <= value.size() && !value.empty()) {
+  while (start <= value.size()) {
     const std::size_t end = std::min(value.find('\n', start), value.size());
-    const std::string_view word = value.substr(start, end - start);
-    if (word.empty()) {
+    if (end == start) {
       emb::detail::throw_file_error(where, path, "word ", words.size(),
                                     " of the vocabulary is empty");
     }
-    if (!seen.insert(word).second) {
-      emb::detail::throw_file_error(where, path, "the vocabulary has the word ",
-                                    emb::detail::escaped_quote(word), " twice");
-    }
-    words.emplace_back(word);
+    words.emplace_back(value.substr(start, end - start));
     start = end + 1;
+  }
+  // Repeated words: the sorted hashes first, a fast pass over 8-byte keys that a vocabulary of
+  // hundreds of thousands of words takes several times faster than a hash set's scattered
+  // inserts; only when two hashes are equal are the words compared.
+  const auto hash = [&](std::size_t i) { return std::hash<std::string>{}(words[i]); };
+  std::vector<std::size_t> hashes(words.size());
+  for (std::size_t i = 0; i < words.size(); ++i) hashes[i] = hash(i);
+  std::sort(hashes.begin(), hashes.end());
+  if (std::adjacent_find(hashes.begin(), hashes.end()) != hashes.end()) {
+    std::unordered_set<std::string_view> seen(words.size());
+    for (const std::string& word : words) {
+      if (!seen.insert(word).second) {
+        emb::detail::throw_file_error(where, path, "the vocabulary has the word ",
+                                      emb::detail::escaped_quote(word), " twice");
+      }
+    }
   }
   return words;
 }
