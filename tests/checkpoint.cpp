@@ -212,7 +212,9 @@ TEMPLATE_TEST_CASE(
       "emb::load_checkpoint: " + path.string() + " holds more records than objects were given");
   CHECK(saved(table3) == table3_before);
   CHECK(saved(adam) == adam_before);
-  REQUIRE_THROWS_AS(emb::load_checkpoint(dir.path / "missing.ckpt", table3), std::runtime_error);
+  REQUIRE_THROWS_WITH(emb::load_checkpoint(dir.path / "missing.ckpt", table3),
+                      "emb::load_checkpoint: " + (dir.path / "missing.ckpt").string() +
+                          ": cannot open: No such file or directory");
 
   const auto nowhere = dir.path / "no such folder" / "model.ckpt";
   REQUIRE_THROWS_WITH(

@@ -1,7 +1,12 @@
 // Embedding<T>: construction, forward, backward, max_norm, errors; checked against PyTorch.
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -151,6 +156,89 @@ TEMPLATE_TEST_CASE("forward accepts int64 and int32 spans, vectors, braced lists
   const Matrix<T> empty = table.forward(std::vector<Index>{});
   CHECK(empty.rows() == 0);
   CHECK(empty.cols() == 5);
+}
+
+TEMPLATE_TEST_CASE("ids of any 4- or 8-byte integer type are accepted, unsigned ones checked",
+                   "[embedding][forward]", float, double) {
+  using T = TestType;
+  Embedding<T> table(9, 5, {.seed = 2});
+  const Matrix<T> want = table.forward({8, 0, 3});
+  CHECK(table.forward(std::vector<long long>{8, 0, 3}) == want);
+  CHECK(table.forward(std::vector<std::size_t>{8, 0, 3}) == want);
+  CHECK(table.forward(std::vector<std::uint32_t>{8, 0, 3}) == want);
+  CHECK(table.forward(std::array<int, 3>{8, 0, 3}) == want);
+  CHECK(table.backward(std::vector<std::size_t>{8, 0, 3}, Matrix<T>::Ones(3, 5)).rows ==
+        std::vector<Index>{0, 3, 8});
+  // An unsigned id past the signed range is refused and named as the caller wrote it.
+  const std::vector<std::uint64_t> huge{1, std::numeric_limits<std::uint64_t>::max()};
+  REQUIRE_THROWS_WITH(table.forward(huge),
+                      "emb::Embedding::forward: index 18446744073709551615 at position 1 is out "
+                      "of range [0, 9)");
+  REQUIRE_THROWS_WITH(table.lookup(std::vector<std::uint32_t>{9}),
+                      "emb::Embedding::lookup: index 9 at position 0 is out of range [0, 9)");
+}
+
+TEMPLATE_TEST_CASE("lookup is forward without renorm, and works on a const table",
+                   "[embedding][lookup]", float, double) {
+  using T = TestType;
+  const Matrix<T> weight = random_matrix<T>(7, 4, 3) * T(5);  // norms far above max_norm
+  auto table = Embedding<T>::from_pretrained(weight, {.max_norm = 1.0});
+  const Embedding<T>& reader = table;
+  const std::vector<Index> ids{6, 2, 2, 0};
+  const Matrix<T> looked = reader.lookup(ids);
+  for (Index i = 0; i < 4; ++i)
+    CHECK(looked.row(i) == weight.row(ids[static_cast<std::size_t>(i)]));
+  CHECK(table.weight() == weight);  // lookup renormed nothing
+  Matrix<T> out(4, 4);
+  reader.lookup(ids, out);
+  CHECK(out == looked);
+  Matrix<T> wrong(3, 4);
+  REQUIRE_THROWS_WITH(reader.lookup(ids, wrong),
+                      "emb::Embedding::lookup: out has shape (3, 4) but (4, 4) is needed");
+  const Matrix<T> renormed = table.forward(ids);  // forward renorms in place, as PyTorch
+  CHECK(table.weight() != weight);
+  CHECK(reader.lookup(ids) == renormed);
+}
+
+TEMPLATE_TEST_CASE("options() returns the options in force", "[embedding]", float, double) {
+  using T = TestType;
+  Embedding<T> table(6, 2,
+                     {.padding_idx = -1,
+                      .max_norm = 2.0,
+                      .norm_type = 1.0,
+                      .scale_grad_by_freq = true,
+                      .seed = 3});
+  const emb::EmbeddingOptions o = table.options();
+  CHECK(o.padding_idx == Index{5});
+  CHECK(o.max_norm == 2.0);
+  CHECK(o.norm_type == 1.0);
+  CHECK(o.scale_grad_by_freq);
+  CHECK_FALSE(o.seed.has_value());
+}
+
+TEMPLATE_TEST_CASE("a mapped table looks up in place, read-only and frozen", "[embedding][mapped]",
+                   float, double) {
+  using T = TestType;
+  auto rows = std::make_shared<Matrix<T>>(random_matrix<T>(8, 3, 4));
+  const emb::MappedTable<T> mapped(rows, rows->data(), 8, 3);
+  auto table = Embedding<T>::from_mapped(mapped, {.padding_idx = 1});
+  CHECK(table.mapped());
+  CHECK(table.frozen());
+  CHECK(table.view().data() == rows->data());  // nothing copied
+  const Matrix<T> out = table.forward({7, 1, 0});
+  CHECK(out.row(0) == rows->row(7));
+  CHECK(table.backward({7, 1, 0}, Matrix<T>::Ones(3, 3)).empty());
+  REQUIRE_THROWS_AS(table.weight(), std::logic_error);
+  REQUIRE_THROWS_AS(table.set_frozen(false), std::logic_error);
+  REQUIRE_THROWS_AS(Embedding<T>::from_mapped(mapped, {.max_norm = 1.0}), std::invalid_argument);
+  // Saved, it loads into an ordinary table with the same rows.
+  std::stringstream stream;
+  table.save(stream);
+  Embedding<T> owned(8, 3);
+  owned.load(stream);
+  CHECK(owned.weight() == *rows);
+  CHECK(owned.padding_idx() == Index{1});
+  CHECK(owned.frozen());
 }
 
 TEMPLATE_TEST_CASE("forward on N-d batches gives one more dimension", "[embedding][forward]", float,

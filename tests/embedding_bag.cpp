@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -548,7 +550,7 @@ TEMPLATE_TEST_CASE("bad bags, indices and weights throw and change nothing",
     REQUIRE_THROWS_WITH(other.forward(idx, V{0}, std::vector<T>(4, 1)),
                         std::string("emb::EmbeddingBag::forward: per_sample_weights is only "
                                     "supported with mode sum (got mode ") +
-                            emb::to_string(mode) + ")");
+                            std::string(emb::to_string(mode)) + ")");
     CHECK(other.weight() == before);
   }
 }
@@ -636,4 +638,56 @@ TEMPLATE_TEST_CASE("an EmbeddingBag saves and loads its table, mode and options"
   CHECK(untouched.weight() == weight);
   CHECK(untouched.mode() == emb::BagMode::mean);
   CHECK_FALSE(untouched.scale_grad_by_freq());
+}
+
+TEMPLATE_TEST_CASE("lookup pools as forward without renorm, on a const table",
+                   "[embedding_bag][lookup]", float, double) {
+  using T = TestType;
+  const Matrix<T> weight = random_matrix<T>(11, 6, 5) * T(4);
+  for (const BagMode mode : {BagMode::sum, BagMode::mean, BagMode::max}) {
+    auto table = EmbeddingBag<T>::from_pretrained(weight, {.mode = mode, .padding_idx = 2});
+    const EmbeddingBag<T>& reader = table;
+    const std::vector<long long> ids{3, 2, 9, 9, 0, 10, 2};
+    const std::vector<std::uint32_t> offsets{0, 2, 2, 5};
+    const Matrix<T> pooled = reader.lookup(ids, offsets);
+    CHECK(pooled == table
+                        .forward(std::vector<Index>(ids.begin(), ids.end()),
+                                 std::vector<Index>(offsets.begin(), offsets.end()))
+                        .output);
+    Matrix<T> out(4, 6);
+    reader.lookup(ids, offsets, {}, out);
+    CHECK(out == pooled);
+    Matrix<T> wrong(3, 6);
+    REQUIRE_THROWS_WITH(reader.lookup(ids, offsets, {}, wrong),
+                        "emb::EmbeddingBag::lookup: out has shape (3, 6) but (4, 6) is needed");
+    REQUIRE_THROWS_WITH(
+        reader.lookup({1, 11}, {0}),
+        "emb::EmbeddingBag::lookup: index 11 at position 1 is out of range [0, 11)");
+  }
+  // With max_norm, lookup leaves the weight alone and forward renorms it.
+  auto table = EmbeddingBag<T>::from_pretrained(weight, {.mode = BagMode::sum, .max_norm = 1.0});
+  const Matrix<T> before = table.lookup({1, 4}, {0});
+  CHECK(table.weight() == weight);
+  CHECK(before.row(0) == weight.row(1) + weight.row(4));
+  table.forward({1, 4}, {0});
+  CHECK(table.weight() != weight);
+}
+
+TEMPLATE_TEST_CASE("options() and from_mapped on EmbeddingBag", "[embedding_bag][mapped]", float,
+                   double) {
+  using T = TestType;
+  auto rows = std::make_shared<Matrix<T>>(random_matrix<T>(9, 4, 6));
+  const emb::MappedTable<T> mapped(rows, rows->data(), 9, 4);
+  auto table = EmbeddingBag<T>::from_mapped(
+      mapped, {.mode = BagMode::max, .padding_idx = 0, .include_last_offset = true});
+  const emb::EmbeddingBagOptions o = table.options();
+  CHECK(o.mode == BagMode::max);
+  CHECK(o.padding_idx == Index{0});
+  CHECK(o.include_last_offset);
+  CHECK(table.mapped());
+  CHECK(table.frozen());
+  auto copy = EmbeddingBag<T>::from_pretrained(*rows, o);
+  const std::vector<Index> ids{8, 0, 3, 5}, offsets{0, 1, 4};
+  CHECK(table.forward(ids, offsets).output == copy.forward(ids, offsets).output);
+  REQUIRE_THROWS_AS(table.weight(), std::logic_error);
 }

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <emb/detail/gather.hpp>
+#include <emb/detail/row_copy.hpp>
 #include <emb/embedding.hpp>
 
 using emb::Index;

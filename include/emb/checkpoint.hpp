@@ -2,10 +2,12 @@
 // emb::save_checkpoint / emb::load_checkpoint: tables and optimizers to and from one file,
 // written safely (a temporary file, then a rename) and read all-or-nothing.
 
-#include <filesystem>  // std::filesystem::path
-#include <fstream>     // std::ofstream, std::ifstream
-#include <ios>         // std::ios
-#include <tuple>       // std::tuple, std::apply
+#include <cerrno>        // errno
+#include <filesystem>    // std::filesystem::path
+#include <fstream>       // std::ofstream, std::ifstream
+#include <ios>           // std::ios
+#include <system_error>  // std::generic_category
+#include <tuple>         // std::tuple, std::apply
 
 #include "emb/detail/checkpoint.hpp"
 #include "emb/detail/file.hpp"
@@ -41,8 +43,12 @@ void save_checkpoint(const std::filesystem::path& path, const Objects&... object
 // the last record) all objects are left as they were.
 template <class... Objects>
 void load_checkpoint(const std::filesystem::path& path, Objects&... objects) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) detail::throw_runtime("emb::load_checkpoint: cannot open ", path.string());
+  if (!in) {
+    detail::throw_file_error("emb::load_checkpoint", path, "cannot open: ",
+                             errno ? std::generic_category().message(errno) : "unknown error");
+  }
   using Access = detail::checkpoint::Access;
   // Braced initialization reads the records in order, left to right.
   std::tuple staged{Access::read(objects, in)...};

@@ -1,14 +1,17 @@
 #pragma once
 // The umbrella header: everything public in emb. Each header also compiles on its own.
 
+#include "emb/bag_mode.hpp"
 #include "emb/checkpoint.hpp"
 #include "emb/embedding.hpp"
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
+#include "emb/indices.hpp"
 #include "emb/io/format.hpp"
 #include "emb/io/glove.hpp"
 #include "emb/io/load.hpp"
 #include "emb/io/word2vec.hpp"
+#include "emb/mapped_table.hpp"
 #include "emb/optim.hpp"
 #include "emb/text/evaluation.hpp"
 #include "emb/text/vocabulary.hpp"

@@ -2,52 +2,35 @@
 // EmbeddingBag<T>: pooled lookups (sum, mean, max) with optional per-sample weights, PyTorch's
 // nn.EmbeddingBag without the autograd tape.
 
-#include <algorithm>         // std::copy, std::fill, std::min
-#include <array>             // std::array
-#include <cstddef>           // std::size_t
-#include <cstdint>           // std::int32_t, std::uint64_t
-#include <initializer_list>  // std::initializer_list
-#include <istream>           // std::istream
-#include <optional>          // std::optional
-#include <ostream>           // std::ostream
-#include <span>              // std::span
-#include <tuple>             // std::get
-#include <type_traits>       // std::is_same_v
-#include <utility>           // std::move
-#include <vector>            // std::vector
+#include <algorithm>    // std::fill
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint64_t
+#include <istream>      // std::istream
+#include <optional>     // std::optional
+#include <ostream>      // std::ostream
+#include <span>         // std::span
+#include <tuple>        // std::get
+#include <type_traits>  // std::is_same_v
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
 #include <unsupported/Eigen/CXX11/Tensor>  // (B, L) index batches
 
+#include "emb/bag_mode.hpp"
+#include "emb/detail/bags.hpp"
 #include "emb/detail/check.hpp"
-#include "emb/detail/checkpoint.hpp"
-#include "emb/detail/memory.hpp"
+#include "emb/detail/coalesce.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
+#include "emb/detail/prefetch.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/table.hpp"
 #include "emb/gradient.hpp"
+#include "emb/indices.hpp"
+#include "emb/mapped_table.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
-
-// How a bag's rows are pooled into one output row.
-enum class BagMode {
-  sum,   // the (optionally per-sample weighted) sum
-  mean,  // the sum divided by the number of non-padding entries
-  max,   // the per-dimension maximum; ties go to the first entry
-};
-
-// The mode's PyTorch name: "sum", "mean" or "max".
-inline const char* to_string(BagMode mode) {
-  switch (mode) {
-    case BagMode::sum:
-      return "sum";
-    case BagMode::mean:
-      return "mean";
-    case BagMode::max:
-      return "max";
-  }
-  return "unknown";
-}
 
 // Aggregate: pass with designated initializers, e.g. {.mode = emb::BagMode::sum}. The field order
 // is part of the contract (add new fields at the end).
@@ -87,7 +70,9 @@ struct BagGradient {
 // looked-up rows into one row per bag, as PyTorch's nn.EmbeddingBag, and whose tape-free
 // backward returns the row-sparse table gradient (and the per-sample weights' gradient).
 // Bags come as 1-D indices with offsets, as a (B, L) batch of equal-length bags, or as
-// per-bag lengths (FBGEMM's and caffe2's form).
+// per-bag lengths (FBGEMM's and caffe2's form). The accessors it shares with Embedding
+// (num_embeddings(), padding_idx(), weight(), view(), frozen(), ...) are documented in
+// detail/table.hpp, the core both are built on.
 //
 // Example:
 //   emb::EmbeddingBag<float> bag(1000, 16, {.mode = emb::BagMode::sum, .seed = 1});
@@ -97,24 +82,21 @@ struct BagGradient {
 //   emb::BagGradient<float> g = bag.backward(r, dloss);            // dloss: (2, 16)
 //   // g.weight has rows {4, 8, 15, 16, 23, 42}; g.per_sample_weights has 6 values
 template <class T>
-class EmbeddingBag {
+class EmbeddingBag : public detail::TableCore<T> {
   static_assert(detail::is_real_v<T>, "emb::EmbeddingBag<T>: T must be float or double");
+  using Core = detail::TableCore<T>;
 
  public:
-  using Scalar = T;
-
   // A table initialised from N(0, 1) (reproducibly when options.seed is set), with the padding
   // row zeroed. Throws std::invalid_argument for non-positive sizes, max_norm or norm_type, and
   // for scale_grad_by_freq with mode max (PyTorch rejects it too); std::out_of_range for
   // padding_idx outside [-num_embeddings, num_embeddings).
   EmbeddingBag(Index num_embeddings, Index embedding_dim, EmbeddingBagOptions options = {})
-      : options_(checked_options(num_embeddings, embedding_dim, options)),
+      : Core(kind, num_embeddings, embedding_dim,
+             checked_options(num_embeddings, embedding_dim, options),
+             detail::seed_or_random(options.seed)),
         mode_(options.mode),
-        include_last_offset_(options.include_last_offset),
-        weight_(detail::allocate_table<T>(num_embeddings, embedding_dim)) {
-    detail::fill_normal(weight_.data(), weight_.size(), detail::seed_or_random(options.seed));
-    if (options_.padding_idx) weight_.row(*options_.padding_idx).setZero();
-  }
+        include_last_offset_(options.include_last_offset) {}
 
   // A table holding a copy of `weight` (converted to T). As PyTorch, the padding row is NOT
   // zeroed, and the table is frozen (backward gives an empty weight gradient) unless freeze is
@@ -122,29 +104,62 @@ class EmbeddingBag {
   template <class Derived>
   static EmbeddingBag from_pretrained(const Eigen::MatrixBase<Derived>& weight,
                                       EmbeddingBagOptions options = {}, bool freeze = true) {
-    EmbeddingBag table(checked_options(weight.rows(), weight.cols(), options), options,
-                       detail::copy_table<T>(weight));
-    table.frozen_ = freeze;
-    return table;
+    const auto checked = checked_options(weight.rows(), weight.cols(), options);
+    return EmbeddingBag(checked, options, detail::copy_table<T>(weight), freeze);
   }
 
-  Index num_embeddings() const { return weight_.rows(); }
-  Index embedding_dim() const { return weight_.cols(); }
+  // The same, taking over `weight` instead of copying it: for large pretrained tables.
+  static EmbeddingBag from_pretrained(Matrix<T>&& weight, EmbeddingBagOptions options = {},
+                                      bool freeze = true) {
+    const auto checked = checked_options(weight.rows(), weight.cols(), options);
+    return EmbeddingBag(checked, options, std::move(weight), freeze);
+  }
+
+  // A frozen, read-only table that pools straight from `rows` (a memory-mapped file's pages:
+  // see io/npy.hpp, io/safetensors.hpp), copying nothing. weight() and set_frozen(false) throw
+  // std::logic_error; view() reads it. Throws std::invalid_argument for max_norm (it would
+  // write to the rows), else as the constructor.
+  static EmbeddingBag from_mapped(MappedTable<T> rows, EmbeddingBagOptions options = {}) {
+    const auto checked = checked_options(rows.rows(), rows.cols(), options);
+    return EmbeddingBag(checked, options, std::move(rows));
+  }
+
   BagMode mode() const { return mode_; }
-  std::optional<Index> padding_idx() const { return options_.padding_idx; }
-  std::optional<double> max_norm() const { return options_.max_norm; }
-  double norm_type() const { return options_.norm_type; }
-  bool scale_grad_by_freq() const { return options_.scale_grad_by_freq; }
   bool include_last_offset() const { return include_last_offset_; }
 
-  // (num_embeddings, embedding_dim), row-major: weight().row(i) is the vector of id i.
-  Matrix<T>& weight() { return weight_; }
-  const Matrix<T>& weight() const { return weight_; }
+  // The options in force (padding_idx normalized; the seed is not kept).
+  EmbeddingBagOptions options() const {
+    const auto& o = this->table_options();
+    return {.mode = mode_,
+            .padding_idx = o.padding_idx,
+            .max_norm = o.max_norm,
+            .norm_type = o.norm_type,
+            .scale_grad_by_freq = o.scale_grad_by_freq,
+            .include_last_offset = include_last_offset_};
+  }
 
-  // A frozen table still pools (and renorms with max_norm) but backward returns an empty weight
-  // gradient, as PyTorch's requires_grad = False; per-sample weights still get theirs.
-  bool frozen() const { return frozen_; }
-  void set_frozen(bool frozen) { frozen_ = frozen; }
+  // The pooled rows of each bag as the table is: no renorm and nothing kept for backward, so a
+  // const table (a served model, one read by several threads at once) pools too. Bags and
+  // per_sample_weights as in forward; (B, embedding_dim). Throws as forward.
+  Matrix<T> lookup(Indices indices, Indices offsets,
+                   std::span<const T> per_sample_weights = {}) const {
+    const auto bounds = checked_bounds(lookup_name, indices, offsets, per_sample_weights);
+    Matrix<T> out(static_cast<Index>(bounds.size()) - 1, this->embedding_dim());
+    pool(indices, bounds, per_sample_weights, out.data(), out.outerStride(), nullptr);
+    return out;
+  }
+  // Allocation-free: writes the result into `out`, which must have exactly its shape
+  // (std::invalid_argument otherwise).
+  void lookup(Indices indices, Indices offsets, std::span<const T> per_sample_weights,
+              Eigen::Ref<Matrix<T>> out) const {
+    const auto bounds = checked_bounds(lookup_name, indices, offsets, per_sample_weights);
+    const auto bags = static_cast<Index>(bounds.size()) - 1;
+    if (out.rows() != bags || out.cols() != this->embedding_dim()) {
+      detail::throw_invalid(lookup_name, ": out has shape (", out.rows(), ", ", out.cols(),
+                            ") but (", bags, ", ", this->embedding_dim(), ") is needed");
+    }
+    pool(indices, bounds, per_sample_weights, out.data(), out.outerStride(), nullptr);
+  }
 
   // Pools bags given as 1-D indices and offsets: bag b holds positions [offsets[b],
   // offsets[b + 1]), the last bag running to the end of indices; with include_last_offset,
@@ -158,29 +173,25 @@ class EmbeddingBag {
   // include_last_offset has no offsets, for per_sample_weights in a mode other than sum or of
   // the wrong length; std::out_of_range for an offset that decreases or exceeds indices.size(),
   // and for an index outside [0, num_embeddings).
-  BagResult<T> forward(std::span<const Index> indices, std::span<const Index> offsets,
+  BagResult<T> forward(Indices indices, Indices offsets,
                        std::span<const T> per_sample_weights = {}) {
-    return forward_offsets(indices, offsets, per_sample_weights);
-  }
-  BagResult<T> forward(std::span<const std::int32_t> indices, std::span<const std::int32_t> offsets,
-                       std::span<const T> per_sample_weights = {}) {
-    return forward_offsets(indices, offsets, per_sample_weights);
-  }
-  BagResult<T> forward(std::initializer_list<Index> indices, std::initializer_list<Index> offsets) {
-    return forward_offsets(std::span<const Index>(indices.begin(), indices.size()),
-                           std::span<const Index>(offsets.begin(), offsets.size()), {});
+    auto bounds = offsets.visit([&](auto span) {
+      return detail::bounds_from_offsets(forward_name, span, static_cast<Index>(indices.size()),
+                                         include_last_offset_);
+    });
+    return forward_bags(indices, std::move(bounds), per_sample_weights);
   }
 
   // Pools a (B, L) batch of equal-length bags: row b of indices is bag b, as PyTorch's 2-D
   // input. per_sample_weights, when given, has the shape of indices. Output: (B,
   // embedding_dim). include_last_offset does not apply. Throws as the offsets form, and
   // std::invalid_argument for per_sample_weights of another shape.
-  template <class I>
-  BagResult<T> forward(const Eigen::Tensor<I, 2, Eigen::RowMajor>& indices) {
+  template <class I, int Layout>
+  BagResult<T> forward(const Eigen::Tensor<I, 2, Layout>& indices) {
     return forward_batch(indices, nullptr);
   }
-  template <class I>
-  BagResult<T> forward(const Eigen::Tensor<I, 2, Eigen::RowMajor>& indices,
+  template <class I, int Layout>
+  BagResult<T> forward(const Eigen::Tensor<I, 2, Layout>& indices,
                        const Eigen::Tensor<T, 2, Eigen::RowMajor>& per_sample_weights) {
     return forward_batch(indices, &per_sample_weights);
   }
@@ -189,14 +200,12 @@ class EmbeddingBag {
   // caffe2's SparseLengths form). The lengths must be non-negative and sum to indices.size().
   // Output: (lengths.size(), embedding_dim). Throws std::invalid_argument for a negative length
   // or a wrong sum, else as the offsets form.
-  BagResult<T> forward_with_lengths(std::span<const Index> indices, std::span<const Index> lengths,
+  BagResult<T> forward_with_lengths(Indices indices, Indices lengths,
                                     std::span<const T> per_sample_weights = {}) {
-    return forward_lengths(indices, lengths, per_sample_weights);
-  }
-  BagResult<T> forward_with_lengths(std::span<const std::int32_t> indices,
-                                    std::span<const std::int32_t> lengths,
-                                    std::span<const T> per_sample_weights = {}) {
-    return forward_lengths(indices, lengths, per_sample_weights);
+    auto bounds = lengths.visit([&](auto span) {
+      return detail::bounds_from_lengths(lengths_name, span, static_cast<Index>(indices.size()));
+    });
+    return forward_bags(indices, std::move(bounds), per_sample_weights);
   }
 
   // The gradients of the loss given its gradient with respect to result.output: (B,
@@ -211,28 +220,25 @@ class EmbeddingBag {
   // returns an empty weight gradient. Throws std::invalid_argument for a grad_output of the
   // wrong shape or a result of another mode or inconsistent shape, std::out_of_range for a
   // result holding indices this table does not have.
+  template <class Derived>
   BagGradient<T> backward(const BagResult<T>& result,
-                          const Eigen::Ref<const Matrix<T>>& grad_output) const {
-    check_result(result, grad_output);
-    BagGradient<T> grad;
+                          const Eigen::MatrixBase<Derived>& grad_output) const {
+    static_assert(std::is_same_v<typename Derived::Scalar, T>,
+                  "emb::EmbeddingBag<T>::backward: grad_output must hold T, the table's element "
+                  "type (convert it with .template cast<T>())");
+    const Eigen::Ref<const Matrix<T>> grad(grad_output.derived());
+    check_result(result, grad);
+    BagGradient<T> out;
     if (!result.per_sample_weights.empty()) {
-      grad.per_sample_weights = per_sample_weights_gradient(result, grad_output);
+      out.per_sample_weights = per_sample_weights_gradient(result, grad);
     }
-    if (frozen_) {
-      grad.weight.num_embeddings = num_embeddings();
-      grad.weight.values.resize(0, embedding_dim());
-    } else {
-      grad.weight = weight_gradient(result, grad_output);
-    }
-    return grad;
+    out.weight = this->frozen() ? this->empty_gradient() : weight_gradient(result, grad);
+    return out;
   }
 
   // Writes the table (options, mode, frozen flag, weight) as one checkpoint record, as
   // Embedding::save (docs/OPTIMIZERS.md). Throws std::runtime_error when the stream fails.
-  void save(std::ostream& out) const {
-    detail::checkpoint::save_table(out, kind, options_, frozen_, weight_, mode_,
-                                   include_last_offset_);
-  }
+  void save(std::ostream& out) const { this->save_record(out, mode_, include_last_offset_); }
 
   // Reads what save() wrote. The stream must hold an EmbeddingBag of this element type and
   // shape; a truncated, corrupted or mismatched stream throws std::runtime_error and leaves the
@@ -242,11 +248,14 @@ class EmbeddingBag {
  private:
   friend struct detail::checkpoint::Access;
   static constexpr const char* kind = "emb::EmbeddingBag";
+  static constexpr const char* lookup_name = "emb::EmbeddingBag::lookup";
+  static constexpr const char* forward_name = "emb::EmbeddingBag::forward";
+  static constexpr const char* lengths_name = "emb::EmbeddingBag::forward_with_lengths";
+  static constexpr const char* backward_name = "emb::EmbeddingBag::backward";
   using Loaded = detail::checkpoint::TableRecord<T, BagMode, bool>;
 
   Loaded read_state(std::istream& in) const {
-    auto loaded = detail::checkpoint::read_table<T, BagMode, bool>(in, kind, num_embeddings(),
-                                                                   embedding_dim());
+    auto loaded = this->template read_record<BagMode, bool>(in);
     const auto mode = std::get<0>(loaded.extra);
     if (mode != BagMode::sum && mode != BagMode::mean && mode != BagMode::max) {
       detail::throw_runtime(kind, "::load: the checkpoint holds an unknown mode ",
@@ -260,93 +269,61 @@ class EmbeddingBag {
     return loaded;
   }
   void adopt(Loaded&& loaded) noexcept {
-    options_ = loaded.options;
-    frozen_ = loaded.frozen;
     mode_ = std::get<0>(loaded.extra);
     include_last_offset_ = std::get<1>(loaded.extra);
-    weight_.swap(loaded.weight);
+    this->adopt_record(loaded);
   }
 
-  static constexpr const char* forward_name = "emb::EmbeddingBag::forward";
-  static constexpr const char* backward_name = "emb::EmbeddingBag::backward";
-
   EmbeddingBag(const detail::TableOptions& checked, const EmbeddingBagOptions& options,
-               Matrix<T> weight)
-      : options_(checked),
+               Matrix<T>&& weight, bool frozen)
+      : Core(kind, checked, std::move(weight), frozen),
         mode_(options.mode),
-        include_last_offset_(options.include_last_offset),
-        weight_(std::move(weight)) {}
+        include_last_offset_(options.include_last_offset) {}
+  EmbeddingBag(const detail::TableOptions& checked, const EmbeddingBagOptions& options,
+               MappedTable<T>&& rows)
+      : Core(kind, checked, std::move(rows)),
+        mode_(options.mode),
+        include_last_offset_(options.include_last_offset) {}
 
   static detail::TableOptions checked_options(Index num, Index dim,
                                               const EmbeddingBagOptions& options) {
-    detail::check_shape("emb::EmbeddingBag", num, dim);
+    detail::check_shape(kind, num, dim);
     if (options.mode == BagMode::max && options.scale_grad_by_freq) {
       detail::throw_invalid(
           "emb::EmbeddingBag: scale_grad_by_freq is not supported with mode max (as PyTorch)");
     }
-    return detail::make_table_options("emb::EmbeddingBag", num, options.padding_idx,
-                                      options.max_norm, options.norm_type,
-                                      options.scale_grad_by_freq);
+    return detail::make_table_options(kind, num, options.padding_idx, options.max_norm,
+                                      options.norm_type, options.scale_grad_by_freq);
   }
 
-  template <class I>
-  BagResult<T> forward_offsets(std::span<const I> indices, std::span<const I> offsets,
-                               std::span<const T> per_sample_weights) {
-    const auto n = static_cast<Index>(indices.size());
-    if (include_last_offset_ && offsets.empty()) {
-      detail::throw_invalid(forward_name,
-                            ": include_last_offset needs at least one offset (the end"
-                            " of the last bag), got none");
-    }
-    std::vector<Index> bounds;
-    bounds.reserve(offsets.size() + 1);
-    for (std::size_t b = 0; b < offsets.size(); ++b) {
-      const auto offset = static_cast<Index>(offsets[b]);
-      if (b == 0 && offset != 0) {
-        detail::throw_invalid(forward_name, ": offsets[0] is ", offset, " but must be 0");
-      }
-      const Index low = b == 0 ? 0 : bounds.back();
-      if (offset < low || offset > n) {
-        detail::throw_out_of_range(forward_name, ": offsets[", b, "] is ", offset,
-                                   ", out of range [", low, ", ", n,
-                                   "]: offsets must be non-decreasing and at most the number of "
-                                   "indices");
-      }
-      bounds.push_back(offset);
-    }
-    if (bounds.empty()) {
-      bounds.push_back(0);  // no bags
-    } else if (!include_last_offset_) {
-      bounds.push_back(n);  // the last bag runs to the end
-    }
-    return forward_bags(indices, std::move(bounds), per_sample_weights);
+  // Bounds of the offsets form, with every id and per_sample_weights checked.
+  std::vector<Index> checked_bounds(const char* where, const Indices& indices,
+                                    const Indices& offsets,
+                                    std::span<const T> per_sample_weights) const {
+    auto bounds = offsets.visit([&](auto span) {
+      return detail::bounds_from_offsets(where, span, static_cast<Index>(indices.size()),
+                                         include_last_offset_);
+    });
+    detail::check_per_sample_weights(where, mode_, per_sample_weights.size(), indices.size());
+    detail::check_indices(where, indices, this->num_embeddings());
+    return bounds;
   }
 
-  template <class I>
-  BagResult<T> forward_lengths(std::span<const I> indices, std::span<const I> lengths,
-                               std::span<const T> per_sample_weights) {
-    std::vector<Index> bounds{0};
-    bounds.reserve(lengths.size() + 1);
-    for (std::size_t b = 0; b < lengths.size(); ++b) {
-      const auto length = static_cast<Index>(lengths[b]);
-      if (length < 0) {
-        detail::throw_invalid("emb::EmbeddingBag::forward_with_lengths: lengths[", b, "] is ",
-                              length, " but must be non-negative");
-      }
-      bounds.push_back(bounds.back() + length);
-    }
-    if (bounds.back() != static_cast<Index>(indices.size())) {
-      detail::throw_invalid("emb::EmbeddingBag::forward_with_lengths: lengths sum to ",
-                            bounds.back(), " but there are ", indices.size(), " indices");
-    }
-    return forward_bags(indices, std::move(bounds), per_sample_weights);
+  void pool(const Indices& indices, std::span<const Index> bounds,
+            std::span<const T> per_sample_weights, T* out, Index out_stride, Index* argmax) const {
+    indices.visit([&](auto span) {
+      detail::pool_bags(this->rows(), span.data(), bounds,
+                        per_sample_weights.empty() ? nullptr : per_sample_weights.data(), mode_,
+                        this->padding_idx().value_or(-1), out, out_stride, argmax);
+    });
   }
 
-  template <class I>
-  BagResult<T> forward_batch(const Eigen::Tensor<I, 2, Eigen::RowMajor>& indices,
+  template <class I, int Layout>
+  BagResult<T> forward_batch(const Eigen::Tensor<I, 2, Layout>& indices,
                              const Eigen::Tensor<T, 2, Eigen::RowMajor>* per_sample_weights) {
-    static_assert(std::is_same_v<I, Index> || std::is_same_v<I, std::int32_t>,
-                  "emb::EmbeddingBag::forward: indices must be int64 or int32");
+    static_assert(Layout == Eigen::RowMajor,
+                  "emb::EmbeddingBag::forward: a (B, L) batch must be an Eigen::Tensor<I, 2, "
+                  "Eigen::RowMajor> (PyTorch's layout), not column-major");
     const Index bags = indices.dimension(0), length = indices.dimension(1);
     std::span<const T> weights;
     if (per_sample_weights) {
@@ -358,147 +335,30 @@ class EmbeddingBag {
       }
       weights = {per_sample_weights->data(), static_cast<std::size_t>(per_sample_weights->size())};
     }
-    std::vector<Index> bounds(static_cast<std::size_t>(bags) + 1);
-    for (std::size_t b = 0; b < bounds.size(); ++b) bounds[b] = static_cast<Index>(b) * length;
-    return forward_bags(
-        std::span<const I>(indices.data(), static_cast<std::size_t>(indices.size())),
-        std::move(bounds), weights);
+    return forward_bags(Indices(indices.data(), static_cast<std::size_t>(indices.size())),
+                        detail::bounds_of_batch(bags, length), weights);
   }
 
   // The common path: `bounds` (B + 1 entries) is validated; the rest is checked here, before
   // max_norm touches the weight.
-  template <class I>
-  BagResult<T> forward_bags(std::span<const I> indices, std::vector<Index> bounds,
+  BagResult<T> forward_bags(const Indices& indices, std::vector<Index> bounds,
                             std::span<const T> per_sample_weights) {
-    if (!per_sample_weights.empty()) {
-      if (mode_ != BagMode::sum) {
-        detail::throw_invalid(forward_name,
-                              ": per_sample_weights is only supported with mode sum (got mode ",
-                              to_string(mode_), ")");
-      }
-      if (per_sample_weights.size() != indices.size()) {
-        detail::throw_invalid(forward_name, ": per_sample_weights has ", per_sample_weights.size(),
-                              " entries but there are ", indices.size(), " indices");
-      }
-    }
-    detail::check_indices(forward_name, indices.data(), indices.size(), num_embeddings());
+    detail::check_per_sample_weights(forward_name, mode_, per_sample_weights.size(),
+                                     indices.size());
+    detail::check_indices(forward_name, indices, this->num_embeddings());
 
     BagResult<T> result;
     result.mode = mode_;
-    result.indices.assign(indices.begin(), indices.end());
+    indices.visit([&](auto span) { result.indices.assign(span.begin(), span.end()); });
     result.offsets = std::move(bounds);
     result.per_sample_weights.assign(per_sample_weights.begin(), per_sample_weights.end());
-    const auto looked_up = static_cast<std::size_t>(result.offsets.back());
-    if (options_.max_norm) {
-      detail::renorm_rows(weight_, result.indices.data(), looked_up, *options_.max_norm,
-                          options_.norm_type);
-    }
-    pool(result);
+    this->renorm(result.indices.data(), static_cast<std::size_t>(result.offsets.back()));
+    const auto bags = static_cast<Index>(result.offsets.size()) - 1;
+    result.output.resize(bags, this->embedding_dim());
+    if (mode_ == BagMode::max) result.argmax.resize(bags, this->embedding_dim());
+    pool(Indices(result.indices), result.offsets, result.per_sample_weights, result.output.data(),
+         result.output.outerStride(), mode_ == BagMode::max ? result.argmax.data() : nullptr);
     return result;
-  }
-
-  // Bags are independent, so each is pooled by one thread, its entries in input order: the
-  // output never depends on the number of threads.
-  void pool(BagResult<T>& r) const {
-    const auto bags = static_cast<Index>(r.offsets.size()) - 1;
-    const Index dim = embedding_dim();
-    r.output.resize(bags, dim);
-    if (mode_ == BagMode::max) r.argmax.resize(bags, dim);
-    const Index per_bag = bags == 0 ? 0 : r.offsets.back() / bags;
-    const Index min_bags = std::max<Index>(1, 16384 / std::max<Index>(1, per_bag * dim));
-    detail::parallel_for(0, bags, min_bags, [&](Index b) {
-      Index c = 0;
-      for (; c + block <= dim; c += block) pool_columns<block>(r, b, c, block);
-      if (c < dim) pool_columns<0>(r, b, c, dim - c);
-    });
-  }
-
-  // Columns [c, c + width) of bag b; Width > 0 fixes width at compile time, so the compiler
-  // unrolls the loop over a row's columns, which keeps more rows' loads in flight.
-  template <Index Width>
-  void pool_columns(BagResult<T>& r, Index b, Index c, Index width) const {
-    if (mode_ == BagMode::max) {
-      max_columns<Width>(r, b, c, width);
-    } else {
-      sum_columns<Width>(r, b, c, width);
-    }
-  }
-
-  // Sum and mean: the rows (scaled by their per-sample weights) added in input order, then for
-  // mean divided by the non-padding count, as PyTorch's CPU kernel. The running sums stay in a
-  // local buffer for the whole bag, so the output row is written once.
-  template <Index Width>
-  void sum_columns(BagResult<T>& r, Index b, Index c, Index width) const {
-    const Index cols = Width > 0 ? Width : width;
-    const Index dim = embedding_dim();
-    const Index pad = options_.padding_idx.value_or(-1);
-    const Index* indices = r.indices.data();
-    const T* weights = r.per_sample_weights.empty() ? nullptr : r.per_sample_weights.data();
-    const T* table = weight_.data() + c;
-    const Index begin = r.offsets[static_cast<std::size_t>(b)];
-    const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
-    std::array<T, static_cast<std::size_t>(block)> acc{};
-    Index count = 0;
-    for (Index p = begin; p < end; ++p) {
-      prefetch_ahead(r, p, c, cols);
-      const Index row = indices[p];
-      if (row == pad) continue;
-      const T* src = table + row * dim;
-      const T w = weights ? weights[p] : T(1);  // 1 * x is exact: one loop for both
-      for (Index j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] += w * src[j];
-      ++count;
-    }
-    if (mode_ == BagMode::mean && count > 0) {
-      for (Index j = 0; j < cols; ++j) acc[static_cast<std::size_t>(j)] /= static_cast<T>(count);
-    }
-    std::copy(acc.begin(), acc.begin() + cols, r.output.data() + b * dim + c);
-  }
-
-  // Max: per dimension, the largest value and the position that first reached it.
-  template <Index Width>
-  void max_columns(BagResult<T>& r, Index b, Index c, Index width) const {
-    const Index cols = Width > 0 ? Width : width;
-    const Index dim = embedding_dim();
-    const Index pad = options_.padding_idx.value_or(-1);
-    const Index* indices = r.indices.data();
-    const T* table = weight_.data() + c;
-    const Index begin = r.offsets[static_cast<std::size_t>(b)];
-    const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
-    std::array<T, static_cast<std::size_t>(block)> best{};
-    std::array<Index, static_cast<std::size_t>(block)> arg;
-    arg.fill(-1);  // no non-padding entry: zeros and -1
-    bool found = false;
-    for (Index p = begin; p < end; ++p) {
-      prefetch_ahead(r, p, c, cols);
-      const Index row = indices[p];
-      if (row == pad) continue;
-      const T* src = table + row * dim;
-      for (Index j = 0; j < cols; ++j) {
-        const auto k = static_cast<std::size_t>(j);
-        const bool wins = !found || src[j] > best[k];  // strict: ties stay with the first
-        best[k] = wins ? src[j] : best[k];
-        arg[k] = wins ? p : arg[k];
-      }
-      found = true;
-    }
-    std::copy(best.begin(), best.begin() + cols, r.output.data() + b * dim + c);
-    std::copy(arg.begin(), arg.begin() + cols, r.argmax.data() + b * dim + c);
-  }
-
-  // 512 bytes of columns (128 floats, 64 doubles): running sums or maxima that stay in
-  // registers and L1. Wider tables go in several passes over the bag.
-  static constexpr Index block = 512 / static_cast<Index>(sizeof(T));
-
-  // Rows are gathered from random places in a large table: asking for the columns [c, c +
-  // width) of the row a few entries ahead (into the next bags too) keeps many loads in flight
-  // and hides most of the memory latency.
-  static constexpr Index prefetch_distance = 16;
-  void prefetch_ahead(const BagResult<T>& r, Index p, Index c, Index width) const {
-    const Index ahead = p + prefetch_distance;
-    if (ahead >= r.offsets.back()) return;
-    detail::prefetch(
-        weight_.data() + r.indices[static_cast<std::size_t>(ahead)] * embedding_dim() + c,
-        sizeof(T) * static_cast<std::size_t>(width));
   }
 
   // A result may be kept, copied or built by hand: check that it is one this table can take.
@@ -511,17 +371,18 @@ class EmbeddingBag {
     const Index bags = r.num_bags();
     bool consistent =
         !r.offsets.empty() && static_cast<Index>(r.offsets.size()) == bags + 1 &&
-        r.offsets.front() == 0 && r.offsets.back() <= n && r.output.cols() == embedding_dim() &&
+        r.offsets.front() == 0 && r.offsets.back() <= n &&
+        r.output.cols() == this->embedding_dim() &&
         (r.per_sample_weights.empty() || static_cast<Index>(r.per_sample_weights.size()) == n);
     for (std::size_t b = 1; consistent && b < r.offsets.size(); ++b) {
       consistent = r.offsets[b - 1] <= r.offsets[b];
     }
     if (consistent && mode_ == BagMode::max) {
-      consistent = r.argmax.rows() == bags && r.argmax.cols() == embedding_dim();
+      consistent = r.argmax.rows() == bags && r.argmax.cols() == this->embedding_dim();
       for (Index b = 0; consistent && b < bags; ++b) {
         const Index begin = r.offsets[static_cast<std::size_t>(b)];
         const Index end = r.offsets[static_cast<std::size_t>(b) + 1];
-        for (Index j = 0; consistent && j < embedding_dim(); ++j) {
+        for (Index j = 0; consistent && j < this->embedding_dim(); ++j) {
           const Index p = r.argmax(b, j);
           consistent = p == -1 || (p >= begin && p < end);
         }
@@ -531,12 +392,12 @@ class EmbeddingBag {
       detail::throw_invalid(backward_name, ": the result is inconsistent (its output, offsets, ",
                             "indices, per_sample_weights and argmax do not fit together)");
     }
-    if (grad_output.rows() != bags || grad_output.cols() != embedding_dim()) {
+    if (grad_output.rows() != bags || grad_output.cols() != this->embedding_dim()) {
       detail::throw_invalid(backward_name, ": grad_output has shape (", grad_output.rows(), ", ",
-                            grad_output.cols(), ") but (", bags, ", ", embedding_dim(),
+                            grad_output.cols(), ") but (", bags, ", ", this->embedding_dim(),
                             ") is needed");
     }
-    detail::check_indices(backward_name, r.indices.data(), r.indices.size(), num_embeddings());
+    detail::check_indices(backward_name, Indices(r.indices), this->num_embeddings());
   }
 
   // bag_of[p] for every position in a bag: the bag holding it.
@@ -565,11 +426,12 @@ class EmbeddingBag {
         rows.push_back(r.indices[p]);
       }
       return detail::coalesce<T>(
-          rows.data(), rows.size(), num_embeddings(), embedding_dim(), options_,
+          rows.data(), rows.size(), this->num_embeddings(), this->embedding_dim(),
+          this->table_options(),
           [&](auto& out, Index k, T) {
             const Index p = winners[static_cast<std::size_t>(k)];
             const Index b = bag_of[static_cast<std::size_t>(p)];
-            for (Index j = 0; j < embedding_dim(); ++j) {
+            for (Index j = 0; j < this->embedding_dim(); ++j) {
               if (r.argmax(b, j) == p) out(j) += grad_output(b, j);
             }
           },
@@ -581,7 +443,7 @@ class EmbeddingBag {
     }
     std::vector<Index> count;  // mean's divisor: the non-padding entries of each bag
     if (mode_ == BagMode::mean) {
-      const Index pad = options_.padding_idx.value_or(-1);
+      const Index pad = this->padding_idx().value_or(-1);
       count.assign(r.offsets.size() - 1, 0);
       for (std::size_t p = 0; p < bag_of.size(); ++p) {
         if (r.indices[p] != pad) ++count[static_cast<std::size_t>(bag_of[p])];
@@ -589,7 +451,8 @@ class EmbeddingBag {
     }
     const T* weights = r.per_sample_weights.empty() ? nullptr : r.per_sample_weights.data();
     return detail::coalesce<T>(
-        r.indices.data(), bag_of.size(), num_embeddings(), embedding_dim(), options_,
+        r.indices.data(), bag_of.size(), this->num_embeddings(), this->embedding_dim(),
+        this->table_options(),
         [&](auto& out, Index p, T scale) {
           const auto b = bag_of[static_cast<std::size_t>(p)];
           if (weights) scale *= weights[p];
@@ -609,7 +472,7 @@ class EmbeddingBag {
   std::vector<T> per_sample_weights_gradient(const BagResult<T>& r,
                                              const Eigen::Ref<const Matrix<T>>& grad_output) const {
     std::vector<T> grad(r.indices.size(), T(0));
-    const Index pad = options_.padding_idx.value_or(-1);
+    const Index pad = this->padding_idx().value_or(-1);
     const auto bags = r.num_bags();
     detail::parallel_for(0, bags, 64, [&](Index b) {
       for (Index p = r.offsets[static_cast<std::size_t>(b)];
@@ -618,17 +481,14 @@ class EmbeddingBag {
         if (row == pad) continue;
         grad[static_cast<std::size_t>(p)] =
             static_cast<T>(grad_output.row(b).template cast<double>().dot(
-                weight_.row(row).template cast<double>()));
+                this->view().row(row).template cast<double>()));
       }
     });
     return grad;
   }
 
-  detail::TableOptions options_;
   BagMode mode_ = BagMode::mean;
   bool include_last_offset_ = false;
-  Matrix<T> weight_;
-  bool frozen_ = false;
 };
 
 }  // namespace emb

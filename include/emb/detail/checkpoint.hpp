@@ -24,11 +24,9 @@
 #include <stdexcept>    // std::runtime_error
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <tuple>        // std::tuple
 #include <type_traits>  // std::is_enum_v, std::underlying_type_t
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/table.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail {
@@ -69,8 +67,11 @@ class Writer {
     put(v.has_value());
     if (v) put(*v);
   }
-  template <class T>
-  void put(const Matrix<T>& m) {
+  // A contiguous row-major matrix (a Matrix, or a Map of one such as a mapped table's view).
+  template <class Derived>
+  void put(const Eigen::DenseBase<Derived>& matrix) {
+    using T = typename Derived::Scalar;
+    const auto& m = matrix.derived();
     put(static_cast<std::int64_t>(m.rows()));
     put(static_cast<std::int64_t>(m.cols()));
     const auto count = static_cast<std::size_t>(m.size());
@@ -278,55 +279,6 @@ struct Access {
     object.adopt(std::move(loaded));
   }
 };
-
-// A table's checkpoint: its options, frozen flag, any `extra` fields of the table kind
-// (EmbeddingBag's mode, ...) and the weight.
-template <class T, class... Extra>
-struct TableRecord {
-  TableOptions options{};
-  bool frozen = false;
-  std::tuple<Extra...> extra{};
-  Matrix<T> weight{};
-};
-
-template <class T, class... Extra>
-void save_table(std::ostream& out, std::string_view kind, const TableOptions& options, bool frozen,
-                const Matrix<T>& weight, const Extra&... extra) {
-  Writer writer;
-  writer.put(options.padding_idx);
-  writer.put(options.max_norm);
-  writer.put(options.norm_type);
-  writer.put(options.scale_grad_by_freq);
-  writer.put(frozen);
-  (writer.put(extra), ...);
-  writer.put(weight);
-  writer.write(out, kind, type_tag<T>);
-}
-
-// Reads a table record that must hold a (num, dim) table.
-template <class T, class... Extra>
-TableRecord<T, Extra...> read_table(std::istream& in, std::string_view kind, Index num, Index dim) {
-  const std::string where = std::string(kind) + "::load";
-  auto reader = Reader::read(in, where, kind, type_tag<T>);
-  TableRecord<T, Extra...> record;
-  auto& options = record.options;
-  reader.get(options.padding_idx);
-  reader.get(options.max_norm);
-  reader.get(options.norm_type);
-  reader.get(options.scale_grad_by_freq);
-  reader.get(record.frozen);
-  std::apply([&](auto&... field) { (reader.get(field), ...); }, record.extra);
-  if (options.padding_idx && (*options.padding_idx < 0 || *options.padding_idx >= num)) {
-    throw_runtime(where, ": the checkpoint's padding_idx ", *options.padding_idx,
-                  " is out of range [0, ", num, ")");
-  }
-  if ((options.max_norm && !(*options.max_norm > 0)) || !(options.norm_type > 0)) {
-    throw_runtime(where, ": the checkpoint holds a non-positive max_norm or norm_type");
-  }
-  record.weight = reader.template matrix<T>(num, dim);
-  reader.finish();
-  return record;
-}
 
 }  // namespace checkpoint
 }  // namespace emb::detail

@@ -18,8 +18,9 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
-#include "emb/detail/memory.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
+#include "emb/detail/prefetch.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 

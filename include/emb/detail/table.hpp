@@ -1,195 +1,229 @@
 #pragma once
-// What Embedding and EmbeddingBag share: the weight, its options, validation, max_norm renorm
-// and the coalescing of per-position gradients into a row-sparse Gradient.
+// The table core: what every table kind (Embedding, EmbeddingBag) is made of. One weight, owned
+// or mapped from a file (MappedTable), its validated options and frozen flag, the accessors, the
+// validated lookup and renorm, the empty gradient of a frozen table and the checkpoint record.
+// The kernels it runs live beside it, named after the data path: gather.hpp (ids -> rows),
+// renorm.hpp (max_norm), bags.hpp (pooling), sort.hpp + coalesce.hpp (rows -> gradient).
 
-#include <algorithm>  // std::sort, std::unique, std::max, std::ranges::lower_bound
-#include <cmath>      // std::abs, std::pow, std::sqrt, std::isinf
-#include <optional>   // std::optional
-#include <vector>     // std::vector
+#include <optional>     // std::optional
+#include <stdexcept>    // std::logic_error
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <tuple>        // std::tuple, std::apply
+#include <utility>      // std::move
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/memory.hpp"
-#include "emb/detail/parallel.hpp"
-#include "emb/detail/sort.hpp"
+#include "emb/detail/checkpoint.hpp"
+#include "emb/detail/gather.hpp"
+#include "emb/detail/huge_pages.hpp"
+#include "emb/detail/random.hpp"
+#include "emb/detail/renorm.hpp"
+#include "emb/detail/rows.hpp"
+#include "emb/detail/table_options.hpp"
 #include "emb/gradient.hpp"
+#include "emb/indices.hpp"
+#include "emb/mapped_table.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail {
 
-// The options both table kinds take, already validated.
-struct TableOptions {
-  std::optional<Index> padding_idx{};  // normalized to [0, num_embeddings)
-  std::optional<double> max_norm{};
-  double norm_type = 2.0;
-  bool scale_grad_by_freq = false;
+namespace checkpoint {
+
+// A table's checkpoint: its options, frozen flag, any `extra` fields of the table kind
+// (EmbeddingBag's mode, ...) and the weight.
+template <class T, class... Extra>
+struct TableRecord {
+  TableOptions options{};
+  bool frozen = false;
+  std::tuple<Extra...> extra{};
+  Matrix<T> weight{};
 };
 
-inline void check_shape(const char* where, Index num_embeddings, Index embedding_dim) {
-  if (num_embeddings <= 0) {
-    throw_invalid(where, ": num_embeddings must be positive, got ", num_embeddings);
-  }
-  if (embedding_dim <= 0) {
-    throw_invalid(where, ": embedding_dim must be positive, got ", embedding_dim);
-  }
+template <class Derived, class... Extra>
+void save_table(std::ostream& out, std::string_view kind, const TableOptions& options, bool frozen,
+                const Eigen::DenseBase<Derived>& weight, const Extra&... extra) {
+  Writer writer;
+  writer.put(options.padding_idx);
+  writer.put(options.max_norm);
+  writer.put(options.norm_type);
+  writer.put(options.scale_grad_by_freq);
+  writer.put(frozen);
+  (writer.put(extra), ...);
+  writer.put(weight);
+  writer.write(out, kind, type_tag<typename Derived::Scalar>);
 }
 
-// PyTorch's rules: padding_idx in [-num, num), negative counting from the end; max_norm and
-// norm_type positive (norm_type may be infinity: the max-abs norm).
-inline TableOptions make_table_options(const char* where, Index num_embeddings,
-                                       std::optional<Index> padding_idx,
-                                       std::optional<double> max_norm, double norm_type,
-                                       bool scale_grad_by_freq) {
-  TableOptions options{.norm_type = norm_type, .scale_grad_by_freq = scale_grad_by_freq};
-  if (padding_idx) {
-    const Index p = *padding_idx;
-    if (p < -num_embeddings || p >= num_embeddings) {
-      throw_out_of_range(where, ": padding_idx ", p, " is out of range [", -num_embeddings, ", ",
-                         num_embeddings, ")");
-    }
-    options.padding_idx = p < 0 ? p + num_embeddings : p;
+// Reads a table record that must hold a (num, dim) table.
+template <class T, class... Extra>
+TableRecord<T, Extra...> read_table(std::istream& in, std::string_view kind, Index num, Index dim) {
+  const std::string where = std::string(kind) + "::load";
+  auto reader = Reader::read(in, where, kind, type_tag<T>);
+  TableRecord<T, Extra...> record;
+  auto& options = record.options;
+  reader.get(options.padding_idx);
+  reader.get(options.max_norm);
+  reader.get(options.norm_type);
+  reader.get(options.scale_grad_by_freq);
+  reader.get(record.frozen);
+  std::apply([&](auto&... field) { (reader.get(field), ...); }, record.extra);
+  if (options.padding_idx && (*options.padding_idx < 0 || *options.padding_idx >= num)) {
+    throw_runtime(where, ": the checkpoint's padding_idx ", *options.padding_idx,
+                  " is out of range [0, ", num, ")");
   }
-  if (max_norm) {
-    if (!(*max_norm > 0)) throw_invalid(where, ": max_norm must be positive, got ", *max_norm);
-    options.max_norm = max_norm;
+  if ((options.max_norm && !(*options.max_norm > 0)) || !(options.norm_type > 0)) {
+    throw_runtime(where, ": the checkpoint holds a non-positive max_norm or norm_type");
   }
-  if (!(norm_type > 0)) throw_invalid(where, ": norm_type must be positive, got ", norm_type);
-  return options;
+  record.weight = reader.template matrix<T>(num, dim);
+  reader.finish();
+  return record;
 }
 
-// The p-norm of one row, accumulated in double.
+}  // namespace checkpoint
+
+// The shared part of Embedding<T> and EmbeddingBag<T>: their common accessors are public here,
+// the steps both run are protected helpers. `kind` ("emb::Embedding") starts every message.
 template <class T>
-double row_norm(const T* row, Index dim, double p) {
-  double acc = 0;
-  if (std::isinf(p)) {
-    for (Index j = 0; j < dim; ++j) acc = std::max(acc, std::abs(static_cast<double>(row[j])));
-    return acc;
-  }
-  if (p == 2) {
-    for (Index j = 0; j < dim; ++j) acc += static_cast<double>(row[j]) * row[j];
-    return std::sqrt(acc);
-  }
-  if (p == 1) {
-    for (Index j = 0; j < dim; ++j) acc += std::abs(static_cast<double>(row[j]));
-    return acc;
-  }
-  for (Index j = 0; j < dim; ++j) acc += std::pow(std::abs(static_cast<double>(row[j])), p);
-  return std::pow(acc, 1.0 / p);
-}
+class TableCore {
+ public:
+  using Scalar = T;
 
-// PyTorch's embedding_renorm_ (CPU): each distinct looked-up row whose norm exceeds max_norm is
-// scaled in place by max_norm / (norm + 1e-7). Indices must already be validated.
-template <class T, class I>
-void renorm_rows(Matrix<T>& weight, const I* indices, std::size_t n, double max_norm,
-                 double norm_type) {
-  std::vector<Index> distinct(indices, indices + n);
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  const Index dim = weight.cols();
-  for (Index r : distinct) {
-    T* row = weight.data() + r * dim;
-    const double norm = row_norm(row, dim, norm_type);
-    if (norm > max_norm) {
-      const auto scale = static_cast<T>(max_norm / (norm + 1e-7));
-      for (Index j = 0; j < dim; ++j) row[j] *= scale;
+  Index num_embeddings() const { return num_; }
+  Index embedding_dim() const { return dim_; }
+  std::optional<Index> padding_idx() const { return options_.padding_idx; }  // normalized
+  std::optional<double> max_norm() const { return options_.max_norm; }
+  double norm_type() const { return options_.norm_type; }
+  bool scale_grad_by_freq() const { return options_.scale_grad_by_freq; }
+
+  // (num_embeddings, embedding_dim), row-major: weight().row(i) is the vector of id i. Throws
+  // std::logic_error for a memory-mapped table, which has no Matrix to hand out: use view().
+  Matrix<T>& weight() {
+    check_owned("weight");
+    return weight_;
+  }
+  const Matrix<T>& weight() const {
+    check_owned("weight");
+    return weight_;
+  }
+
+  // The weight as a read-only matrix, owned or mapped alike (no copy).
+  Eigen::Map<const Matrix<T>> view() const { return {data(), num_, dim_}; }
+
+  // Whether the rows live in a mapped file (from_mapped): read-only and always frozen.
+  bool mapped() const { return mapped_.data() != nullptr; }
+
+  // A frozen table still looks up (and renorms with max_norm) but backward returns an empty
+  // gradient, as PyTorch's requires_grad = False. A mapped table cannot be unfrozen
+  // (std::logic_error).
+  bool frozen() const { return frozen_; }
+  void set_frozen(bool frozen) {
+    if (!frozen) check_owned("set_frozen");
+    frozen_ = frozen;
+  }
+
+ protected:
+  // N(0, 1) rows (reproducibly with a seed), the padding row zeroed.
+  TableCore(const char* kind, Index num, Index dim, const TableOptions& options, std::uint64_t seed)
+      : kind_(kind), options_(options), weight_(allocate_table<T>(num, dim)), num_(num), dim_(dim) {
+    fill_normal(weight_.data(), weight_.size(), seed);
+    if (options_.padding_idx) weight_.row(*options_.padding_idx).setZero();
+  }
+  // Owns `weight` (already checked against the options).
+  TableCore(const char* kind, const TableOptions& options, Matrix<T>&& weight, bool frozen)
+      : kind_(kind),
+        options_(options),
+        weight_(std::move(weight)),
+        num_(weight_.rows()),
+        dim_(weight_.cols()),
+        frozen_(frozen) {}
+  // Reads `rows` where they are: frozen, and without max_norm, which would write to them.
+  TableCore(const char* kind, const TableOptions& options, MappedTable<T> rows)
+      : kind_(kind),
+        options_(options),
+        mapped_(std::move(rows)),
+        num_(mapped_.rows()),
+        dim_(mapped_.cols()),
+        frozen_(true) {
+    if (options_.max_norm) {
+      throw_invalid(kind,
+                    "::from_mapped: max_norm renorms rows in place, which a read-only "
+                    "mapped table cannot do");
     }
   }
-}
 
-// How many rows ahead a gather prefetches: enough to hide a DRAM miss behind the copies of the
-// rows in between.
-inline constexpr std::size_t prefetch_distance = 8;
+  const T* data() const { return mapped() ? mapped_.data() : weight_.data(); }
+  DenseRows<T> rows() const { return {data(), num_, dim_}; }
 
-// Outputs up to this many bytes are gathered with copy_row_wide (built for AVX-512), larger ones
-// with copy_row. Measured on a Skylake-SP Xeon, 2 threads, rows of 256 and 512 bytes: 64-byte
-// moves took 8 to 15 % less time for outputs of 1 to 4 MiB, which stay in cache, and 8 to 20 %
-// more for outputs of 8 and 32 MiB, which stream to memory.
-inline constexpr std::size_t wide_copy_limit = std::size_t{4} << 20;
-
-// Gathers rows: out row i = weight row indices[i]. `out` has row stride `out_stride`. Each
-// thread copies a contiguous range of output rows.
-template <class T, class I>
-void gather_rows(const Matrix<T>& weight, const I* indices, std::size_t n, T* out,
-                 Index out_stride) {
-  const Index dim = weight.cols();
-  const auto bytes = static_cast<std::size_t>(dim) * sizeof(T);
-  const T* w = weight.data();
-  const auto rows_per_thread =
-      static_cast<std::int64_t>(std::max<std::size_t>(1, (64 << 10) / bytes));
-  auto gather = [&](auto copy) {
-    parallel_ranges(
-        static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
-          const auto last = static_cast<std::size_t>(end);
-          for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
-            if (i + prefetch_distance < last) {
-              prefetch(w + static_cast<Index>(indices[i + prefetch_distance]) * dim, bytes);
-            }
-            copy(out + static_cast<Index>(i) * out_stride, w + static_cast<Index>(indices[i]) * dim,
-                 bytes);
-          }
-        });
-  };
-  // Lambdas, not function pointers: each copy is inlined into its own instance of the loop.
-  if (has_wide_copy && n * bytes <= wide_copy_limit) {
-    gather([](void* d, const void* s, std::size_t b) { copy_row_wide(d, s, b); });
-  } else {
-    gather([](void* d, const void* s, std::size_t b) { copy_row(d, s, b); });
+  // out row i = row ids[i], no renorm: `out` must be (ids.size(), embedding_dim).
+  template <class Out>
+  void gather(const char* where, const Indices& ids, Out& out) const {
+    const auto n = static_cast<Index>(ids.size());
+    if (out.rows() != n || out.cols() != dim_) {
+      throw_invalid(where, ": out has shape (", out.rows(), ", ", out.cols(), ") but (", n, ", ",
+                    dim_, ") is needed");
+    }
+    check_indices(where, ids, num_);
+    gather_checked(ids, out);
   }
-}
-
-// Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
-// must add scale * (the gradient flowing into weight[indices[i]]) to `out`. Positions of one row
-// are visited in input order; the padding row is skipped; with scale_grad_by_freq the scale is
-// 1 / (occurrences of the row in the whole call), as PyTorch. Rows are split across threads in
-// contiguous ranges, each row summed by one thread: the result never depends on thread count.
-// The positions of a row are scattered over the input, so their gradients are cache misses:
-// prefetch_position(i), called a few positions ahead of add_row, should prefetch what
-// add_row(.., i, ..) will read.
-template <class T, class I, class AddRow, class PrefetchPosition>
-Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
-                     const TableOptions& options, AddRow&& add_row,
-                     PrefetchPosition&& prefetch_position) {
-  Groups groups = group_positions(indices, n, num_embeddings);
-  Gradient<T> grad;
-  grad.num_embeddings = num_embeddings;
-  grad.rows.reserve(groups.rows.size());
-  std::vector<std::size_t> group_of_row;
-  group_of_row.reserve(groups.rows.size());
-  for (std::size_t g = 0; g < groups.rows.size(); ++g) {
-    if (options.padding_idx && groups.rows[g] == *options.padding_idx) continue;
-    grad.rows.push_back(groups.rows[g]);
-    group_of_row.push_back(g);
+  // The same for ids and an out already checked.
+  template <class Out>
+  void gather_checked(const Indices& ids, Out& out) const {
+    ids.visit([&](auto span) {
+      gather_rows(rows(), span.data(), span.size(), out.data(), out.outerStride());
+    });
   }
-  // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
-  grad.values.resize(static_cast<Index>(grad.rows.size()), dim);
-  // Threads split the positions evenly, each summing the rows whose positions start in its share:
-  // Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows evenly
-  // would leave one thread with most of the work. At least 128 KiB of gradient per thread.
-  const auto positions_per_thread = static_cast<std::int64_t>(
-      std::max<std::size_t>(1, (128 << 10) / (static_cast<std::size_t>(dim) * sizeof(T))));
-  auto first_row_at = [&](std::int64_t position) {
-    return std::ranges::lower_bound(group_of_row, position, {},
-                                    [&](std::size_t g) { return groups.starts[g]; }) -
-           group_of_row.begin();
-  };
-  parallel_ranges(
-      static_cast<std::int64_t>(n), positions_per_thread,
-      [&](std::int64_t begin, std::int64_t end) {
-        for (auto k = first_row_at(begin), last_k = first_row_at(end); k < last_k; ++k) {
-          const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
-          const Index first = groups.starts[g], last = groups.starts[g + 1];
-          const T scale = options.scale_grad_by_freq ? T(1) / static_cast<T>(last - first) : T(1);
-          auto out = grad.values.row(k);
-          out.setZero();
-          for (Index p = first; p < last; ++p) {
-            const auto u = static_cast<std::size_t>(p);
-            if (u + prefetch_distance < n) {
-              prefetch_position(groups.order[u + prefetch_distance]);
-            }
-            add_row(out, groups.order[u], scale);
-          }
-        }
-      });
-  return grad;
-}
+
+  // max_norm: renorms the distinct rows among the first n of `ids` (validated) in place.
+  template <class I>
+  void renorm(const I* ids, std::size_t n) {
+    if (options_.max_norm) renorm_rows(weight_, ids, n, *options_.max_norm, options_.norm_type);
+  }
+  void renorm(const Indices& ids) {
+    ids.visit([&](auto span) { renorm(span.data(), span.size()); });
+  }
+
+  Gradient<T> empty_gradient() const {
+    Gradient<T> empty;
+    empty.num_embeddings = num_;
+    empty.values.resize(0, dim_);
+    return empty;
+  }
+
+  const TableOptions& table_options() const { return options_; }
+
+  // The checkpoint record: options, frozen flag, the kind's extra fields, the weight.
+  template <class... Extra>
+  void save_record(std::ostream& out, const Extra&... extra) const {
+    checkpoint::save_table(out, kind_, options_, frozen_, view(), extra...);
+  }
+  template <class... Extra>
+  checkpoint::TableRecord<T, Extra...> read_record(std::istream& in) const {
+    return checkpoint::read_table<T, Extra...>(in, kind_, num_, dim_);
+  }
+  // Takes over a verified record (a mapped table becomes an owned one). Never throws.
+  template <class... Extra>
+  void adopt_record(checkpoint::TableRecord<T, Extra...>& loaded) noexcept {
+    options_ = loaded.options;
+    frozen_ = loaded.frozen;
+    weight_.swap(loaded.weight);
+    mapped_ = MappedTable<T>();
+  }
+
+ private:
+  void check_owned(const char* what) const {
+    if (mapped()) {
+      throw std::logic_error(message(kind_, "::", what, ": the table is read-only, mapped from a ",
+                                     "file (use view() to read it, or from_pretrained(view()) ",
+                                     "for a trainable copy)"));
+    }
+  }
+
+  const char* kind_;
+  TableOptions options_;
+  Matrix<T> weight_;       // the rows, unless mapped
+  MappedTable<T> mapped_;  // the rows, when mapped from a file
+  Index num_ = 0;
+  Index dim_ = 0;
+  bool frozen_ = false;
+};
 
 }  // namespace emb::detail

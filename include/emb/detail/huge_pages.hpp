@@ -1,0 +1,43 @@
+#pragma once
+// Large tables on transparent huge pages. Lookups, scatters and lazy optimizer steps jump between
+// random rows of tables of hundreds of megabytes: with 4 KiB pages nearly every row is a TLB
+// miss, with 2 MiB pages few are. Linux backs memory with huge pages only where asked
+// (madvise mode, the usual default), and only for pages not yet touched, so tables ask right
+// after allocation. A hint: elsewhere, or if the kernel declines, nothing changes.
+
+#include <cstdint>  // std::uintptr_t
+
+#if defined(__linux__)
+#include <sys/mman.h>  // madvise
+#endif
+
+#include "emb/types.hpp"
+
+namespace emb::detail {
+
+// Returns an uninitialized (rows, cols) matrix whose large interior is advised to use huge pages.
+template <class T>
+Matrix<T> allocate_table(Index rows, Index cols) {
+  Matrix<T> m(rows, cols);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
+  const auto bytes = static_cast<std::uintptr_t>(m.size()) * sizeof(T);
+  if (bytes >= 4 * huge) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(m.data());
+    const std::uintptr_t first = (begin + huge - 1) & ~(huge - 1);
+    const std::uintptr_t last = (begin + bytes) & ~(huge - 1);
+    madvise(reinterpret_cast<void*>(first), static_cast<std::size_t>(last - first), MADV_HUGEPAGE);
+  }
+#endif
+  return m;
+}
+
+// A copy of `source`, converted to T, in a matrix from allocate_table.
+template <class T, class Derived>
+Matrix<T> copy_table(const Eigen::MatrixBase<Derived>& source) {
+  Matrix<T> m = allocate_table<T>(source.rows(), source.cols());
+  m = source.template cast<T>();
+  return m;
+}
+
+}  // namespace emb::detail
