@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 #include <emb/detail/mapped_file.hpp>
 #include <emb/embedding.hpp>
+#include <emb/embedding_bag.hpp>
 #include <emb/io/npy.hpp>
 
 #include "support/golden.hpp"
@@ -192,6 +193,26 @@ TEMPLATE_TEST_CASE("map_npy maps a C-order file of exactly T and reads the same 
   CHECK(Matrix<TestType>(mapped.matrix()) == table);
 }
 
+TEST_CASE("tables over a mapped .npy file look up what tables over the loaded one do",
+          "[io][npy][map]") {
+  emb::test::TempDir dir;
+  Matrix<float> weight(11, 6);
+  for (Index i = 0; i < weight.size(); ++i) weight.data()[i] = std::sin(static_cast<float>(i));
+  emb::io::save_npy<float>(dir / "t.npy", weight);
+  const std::vector<Index> ids{3, 0, 10, 3, 7, 2};
+  const std::vector<Index> offsets{0, 2, 2, 5};
+  auto mapped = emb::Embedding<float>::from_mapped(emb::io::map_npy<float>(dir / "t.npy"),
+                                                   {.padding_idx = 7});
+  auto loaded = emb::Embedding<float>::from_pretrained(emb::io::load_npy<float>(dir / "t.npy"),
+                                                       {.padding_idx = 7});
+  CHECK(mapped.forward(ids) == loaded.forward(ids));
+  CHECK(mapped.lookup(ids) == weight(ids, Eigen::all));
+  auto bag = emb::EmbeddingBag<float>::from_mapped(emb::io::map_npy<float>(dir / "t.npy"),
+                                                   {.mode = emb::BagMode::max});
+  auto loaded_bag = emb::EmbeddingBag<float>::from_pretrained(weight, {.mode = emb::BagMode::max});
+  CHECK(bag.forward(ids, offsets).output == loaded_bag.forward(ids, offsets).output);
+}
+
 TEST_CASE("map_npy refuses what it cannot map and says to use load_npy", "[io][npy][map]") {
   for (const std::string name :
        {"v1_le_f2.npy", "v1_be_f4.npy", "fortran_f4.npy", "vector_f8.npy", "v1_le_f8.npy"}) {
@@ -354,6 +375,8 @@ TEST_CASE("a table saved by numpy.save gives PyTorch's forward, and emb's file l
     const Matrix<float> out = table.forward(indices);
     require_equal(out, golden.matrix("output"), name);
   }
+  auto mapped = emb::Embedding<float>::from_mapped(emb::io::map_npy<float>(dir / "table_c.npy"));
+  require_equal(Matrix<float>(mapped.forward(indices)), golden.matrix("output"), "mapped");
   emb::Embedding<float> trained(23, 9, {.seed = 7});
   emb::io::save_npy<float>(dir / "emb_table.npy", trained.weight());
   emb::io::save_npy<double>(dir / "emb_table64.npy", trained.weight().cast<double>() / 3.0);

@@ -315,6 +315,8 @@ TEST_CASE("SafetensorsFile reads the header once and loads or maps any of its te
                        "emb::io::SafetensorsFile::map: ");
   }
   CHECK(Matrix<float>(mapped.matrix()) == table);  // the table keeps the mapping
+  auto embedding = emb::Embedding<float>::from_mapped(mapped);
+  CHECK(embedding.forward({2, 0, 2}) == table(std::vector<Index>{2, 0, 2}, Eigen::all));
   require_file_error([&] { emb::io::SafetensorsFile(dir / "missing"); }, dir / "missing",
                      "emb::io::SafetensorsFile: ");
 }
@@ -462,6 +464,9 @@ TEST_CASE("a PyTorch table in safetensors gives PyTorch's forward, and emb's fil
     const std::string key = name == "weight" ? "output" : "output" + name.substr(6);
     require_equal(Matrix<float>(table.forward(indices)), golden.matrix(key), name);
   }
+  auto mapped = emb::Embedding<float>::from_mapped(
+      emb::io::map_safetensors<float>(dir / "table.safetensors", "weight"));
+  require_equal(Matrix<float>(mapped.forward(indices)), golden.matrix("output"), "mapped");
   emb::Embedding<float> trained(23, 9, {.seed = 7});
   std::vector<std::string> words;
   for (Index i = 0; i < 23; ++i) words.push_back("w" + std::to_string(i));
