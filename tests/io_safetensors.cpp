@@ -20,6 +20,7 @@
 #include <emb/detail/float16.hpp>
 #include <emb/embedding.hpp>
 #include <emb/io/safetensors.hpp>
+#include <emb/io/tensor_vectors.hpp>
 
 #include "support/golden.hpp"
 #include "support/temp_dir.hpp"
@@ -444,6 +445,75 @@ TEST_CASE("a vocabulary goes into metadata and comes back, and bad ones are refu
                      "v.safetensors", "the word \"a\" twice");
   require_file_error([] { emb::io::decode_vocabulary("v.safetensors", "a\n"); }, "v.safetensors",
                      "word 1 of the vocabulary is empty");
+}
+
+TEMPLATE_TEST_CASE("word vectors go to .npy with a vocabulary file and come back",
+                   "[io][tensor_vectors]", float, double) {
+  emb::test::TempDir dir;
+  const std::vector<std::string> words{"king", "queen", "caf\xc3\xa9", "of"};
+  Matrix<TestType> vectors(4, 3);
+  for (Index i = 0; i < vectors.size(); ++i) vectors.data()[i] = static_cast<TestType>(i) / 8;
+  emb::io::save_npy_vectors<TestType>(dir / "v.npy", words, vectors);
+  CHECK(dir.entries() == std::vector<std::string>{"v.npy", "v.vocab"});
+  CHECK(read_bytes(dir / "v.vocab") == "king\nqueen\ncaf\xc3\xa9\nof\n");
+  auto loaded = emb::io::load_tensor_vectors<TestType>(dir / "v.npy");
+  CHECK(loaded.words == words);
+  CHECK(loaded.vectors == vectors);
+  // Another vocabulary file: Windows line ends, no last line end.
+  write_bytes(dir / "words.txt", "a\r\nb\r\nc\r\nd");
+  loaded = emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.vocabulary = dir / "words.txt"});
+  CHECK(loaded.words == std::vector<std::string>{"a", "b", "c", "d"});
+  const auto refused = [&](const std::string& vocabulary, const std::string& what) {
+    write_bytes(dir / "words.txt", vocabulary);
+    require_file_error(
+        [&] {
+          emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.vocabulary = dir / "words.txt"});
+        },
+        dir / "words.txt", what);
+  };
+  refused("a\nb\nc\n", "3 words for 4 rows of ");
+  refused("a\nb\nc\nd\ne\n", "5 words for 4 rows of ");
+  refused("a\nb\na\nd\n", "the vocabulary has the word \"a\" twice");
+  refused("a\n\nc\nd\n", "line 2 is empty");
+  std::filesystem::remove(dir / "v.vocab");
+  require_file_error([&] { emb::io::load_tensor_vectors<TestType>(dir / "v.npy"); },
+                     dir / "v.vocab", "cannot open");
+  require_file_error(
+      [&] { emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.tensor = "weight"}); },
+      dir / "v.npy", "no tensor names");
+  CHECK_THROWS_AS(emb::io::save_npy_vectors<TestType>(dir / "w.npy", {words.data(), 3}, vectors),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(emb::io::save_npy_vectors<TestType>(
+                      dir / "w.npy", std::vector<std::string>{"a", "b", "a", "c"}, vectors),
+                  std::invalid_argument);
+  CHECK(!std::filesystem::exists(dir / "w.npy"));
+}
+
+TEST_CASE("word vectors go to safetensors with their vocabulary inside and come back",
+          "[io][tensor_vectors]") {
+  emb::test::TempDir dir;
+  const std::vector<std::string> words{"king", "queen", "of"};
+  Matrix<float> vectors(3, 5);
+  for (Index i = 0; i < vectors.size(); ++i) vectors.data()[i] = static_cast<float>(i) / 4;
+  emb::io::save_safetensors_vectors(dir / "v.safetensors", words, vectors, "BF16");
+  const auto infos = emb::io::list_safetensors(dir / "v.safetensors");
+  REQUIRE(infos.size() == 1);
+  CHECK(infos[0].name == "weight");
+  CHECK(infos[0].dtype == "BF16");
+  auto loaded = emb::io::load_tensor_vectors<float>(dir / "v.safetensors");
+  CHECK(loaded.words == words);
+  CHECK(loaded.vectors == vectors);  // quarters are exact in bfloat16
+  // A file of someone else's: a named tensor, the words in a file beside it.
+  emb::io::save_safetensors(dir / "m.safetensors", {{"emb.weight", vectors}, {"bias", vectors}});
+  write_bytes(dir / "words.txt", "x\ny\nz\n");
+  loaded = emb::io::load_tensor_vectors<float>(
+      dir / "m.safetensors", {.vocabulary = dir / "words.txt", .tensor = "emb.weight"});
+  CHECK(loaded.words == std::vector<std::string>{"x", "y", "z"});
+  require_file_error([&] { emb::io::load_tensor_vectors<float>(dir / "m.safetensors"); },
+                     dir / "m.safetensors", "no tensor named \"weight\"");
+  require_file_error(
+      [&] { emb::io::load_tensor_vectors<float>(dir / "m.safetensors", {.tensor = "bias"}); },
+      dir / "m.safetensors", "no vocabulary");
 }
 
 // Run by tests/golden/tensorfiles_vs_torch.py with EMB_TENSORFILES_DIR set: table.safetensors
