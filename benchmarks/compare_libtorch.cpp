@@ -145,7 +145,8 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   // (weight.add_(grad, -lr)); its Adam is torch::optim::Adam on the dense gradient.
   torch::NoGradGuard no_grad;
   const float lr = 1e-3f;
-  emb::Embedding<float> lazy_table = table, dense_table = table;
+  emb::Embedding<float> lazy_table = table, dense_table = table, sgd_table = table;
+  emb::optim::SGD<float> lazy_sgd(sgd_table, {.lr = lr, .lazy = true});
   emb::optim::Adam<float> lazy_adam(lazy_table, {.lr = lr, .lazy = true});
   emb::optim::Adam<float> dense_adam(dense_table, {.lr = lr});
   auto emb_step = [&](emb::Embedding<float>& t, emb::optim::Adam<float>& opt) {
@@ -164,6 +165,12 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
     adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
     torch_adam.step();
   };
+  // The fair pair: the same math on both sides (a row-sparse gradient added to its rows).
+  const auto emb_lazy_sgd = [&] {
+    sgd_table.forward(idx, out);
+    lazy_sgd.step(sgd_table.backward(idx, grad_out));
+  };
+  add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
   add("train step: lazy Adam vs sparse SGD",
       compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
   add("train step: lazy Adam vs dense Adam",

@@ -63,7 +63,7 @@ void similar_batch(benchmark::State& state) {
     queries[i] = word(static_cast<Index>(i * 7919) % words);
   }
   for (auto _ : state) {
-    auto answers = vectors.similar(queries, 10);
+    auto answers = vectors.similar_batch(queries, 10);
     benchmark::DoNotOptimize(answers.data());
   }
   set_counters(state, batch, words, dim);

@@ -680,7 +680,9 @@ int train(const Options& options) {
               << static_cast<double>(training.total_words) / seconds / options.threads
               << " words/sec/thread (" << options.threads << " threads)\n";
   }
-  emb::io::save_word2vec(options.output, corpus.words, input.weight(), options.binary);
+  emb::io::save_word2vec(
+      options.output, corpus.words, input.weight(),
+      options.binary ? emb::io::VectorFormat::word2vec_binary : emb::io::VectorFormat::word2vec);
   if (options.verbose >= 1) std::cout << "wrote " << options.output << '\n';
   return EXIT_SUCCESS;
 }

@@ -7,19 +7,24 @@
 //
 // Exit status: 0 done, 1 an unknown word, 2 a missing or malformed file or a usage error.
 
-#include <algorithm>    // std::max
-#include <charconv>     // std::from_chars
-#include <chrono>       // std::chrono::steady_clock
-#include <filesystem>   // std::filesystem::path, exists
-#include <iostream>     // std::cout, std::cerr, std::cin
-#include <optional>     // std::optional
-#include <sstream>      // std::istringstream
-#include <stdexcept>    // std::runtime_error
-#include <string>       // std::string
-#include <string_view>  // std::string_view
-#include <vector>       // std::vector
+#include <algorithm>     // std::max, std::find_if
+#include <charconv>      // std::from_chars
+#include <chrono>        // std::chrono::steady_clock
+#include <cmath>         // std::isfinite
+#include <filesystem>    // std::filesystem::path, exists, read_symlink
+#include <iostream>      // std::cout, std::cerr, std::cin
+#include <iterator>      // std::begin, std::end
+#include <optional>      // std::optional
+#include <sstream>       // std::istringstream
+#include <stdexcept>     // std::runtime_error
+#include <string>        // std::string
+#include <string_view>   // std::string_view
+#include <system_error>  // std::error_code
+#include <variant>       // std::variant, std::visit
+#include <vector>        // std::vector
 
 #include <emb/io/load.hpp>
+#include <emb/text/evaluation.hpp>
 #include <emb/text/word_vectors.hpp>
 
 #include "word_lookup/output.hpp"
@@ -29,30 +34,10 @@ namespace {
 
 using Vectors = emb::WordVectors<float>;
 
-constexpr const char* usage =
-    R"(usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]
-                   [--limit N] [--json] COMMAND ...
-commands:
-  info                                 words, dimension, format, load time
-  vector WORD...                       the vectors
-  similar WORD [--top K]               nearest neighbours by cosine (K default 10)
-  analogy A B C [--top K] [--method add|mul]
-                                       A is to B as C is to ?  (B - A + C, inputs excluded)
-  similarity W1 W2                     cosine similarity
-  odd-one-out W1 W2 W3 ...             the word that fits least
-  eval-analogies FILE [--restrict N]   accuracy on a questions-words style file
-  eval-pairs FILE [--restrict N]       Pearson, Spearman and OOV percent on a word-pair file
-  plot WORD... --out FILE.svg          the words projected to 2-D (PCA), as an SVG scatter plot
-  (no COMMAND)                         an interactive prompt with the same commands, help, quit
-)";
-
-// Exit statuses, and the errors that carry them.
+// Exit statuses: 1 for an unknown word (emb::UnknownWord), 2 for the errors below and files.
 constexpr int unknown_word_status = 1;
 constexpr int usage_status = 2;
 
-struct UnknownWord : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -116,19 +101,303 @@ emb::Index positive_number(const std::optional<std::string>& text, const char* o
   return value;
 }
 
-// Where the vectors come from without --vectors: the file the project ships, in the source tree
-// or where `cmake --install` put it.
+// Where the vectors come from without --vectors: the file shipped beside the tool, at
+// EMB_SHIPPED_VECTORS relative to the executable's folder (../share/emb/vectors.bin once
+// installed; the build tree has the same layout), so an installed tree can move anywhere.
 std::filesystem::path default_vectors() {
-  for (const char* candidate : {EMB_DEFAULT_VECTORS, EMB_INSTALLED_VECTORS}) {
-    if (std::filesystem::exists(candidate)) return candidate;
+  std::error_code error;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) {
+    throw std::runtime_error("no vectors: pass --vectors PATH (cannot find the tool's own folder)");
   }
-  throw std::runtime_error(std::string("no vectors: pass --vectors PATH (the shipped file ") +
-                           EMB_DEFAULT_VECTORS + " is missing)");
+  const auto path = (self.parent_path() / EMB_SHIPPED_VECTORS).lexically_normal();
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("no vectors: pass --vectors PATH (the shipped file " + path.string() +
+                             " is missing)");
+  }
+  return path;
+}
+
+// What the commands return; render_text and render_json print any of them.
+struct Info {
+  emb::Index words = 0, dim = 0;
+  emb::io::VectorFormat format = emb::io::VectorFormat::automatic;
+  double load_seconds = 0;
+};
+struct WordRows {
+  std::vector<std::string> words;
+  emb::Matrix<float> vectors;  // row i: the vector of words[i]
+};
+struct Neighbours {
+  std::vector<std::string> query;
+  std::vector<emb::Neighbour> neighbours;
+};
+struct Similarity {
+  double value = 0;
+};
+struct OddOneOut {
+  std::string word;
+};
+struct Plotted {
+  std::string out;
+  std::size_t words = 0;
+};
+using Result = std::variant<Info, WordRows, Neighbours, Similarity, OddOneOut, emb::AnalogyResult,
+                            emb::PairResult, Plotted>;
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// Text numbers as JSON prints them (null for NaN), so both forms agree digit for digit.
+template <class T>
+std::string number_text(T value) {
+  return std::isfinite(value) ? wl::shortest(value) : "null";
+}
+
+void render_text(std::ostream& out, const Result& result) {
+  std::visit(
+      Overloaded{
+          [&](const Info& r) {
+            out << "words: " << r.words << "\ndim: " << r.dim
+                << "\nformat: " << emb::io::to_string(r.format) << "\nload time: " << r.load_seconds
+                << " s\n";
+          },
+          [&](const WordRows& r) {
+            for (std::size_t i = 0; i < r.words.size(); ++i) {
+              out << r.words[i];
+              const auto row = r.vectors.row(static_cast<emb::Index>(i));
+              for (emb::Index j = 0; j < row.size(); ++j) out << ' ' << number_text(row(j));
+              out << '\n';
+            }
+          },
+          [&](const Neighbours& r) {
+            std::size_t width = 0;
+            for (const auto& n : r.neighbours) width = std::max(width, n.word.size());
+            for (const auto& n : r.neighbours) {
+              out << n.word << std::string(width - n.word.size() + 2, ' ')
+                  << wl::fixed(n.similarity, 6) << '\n';
+            }
+          },
+          [&](const Similarity& r) { out << number_text(static_cast<float>(r.value)) << '\n'; },
+          [&](const OddOneOut& r) { out << r.word << '\n'; },
+          [&](const emb::AnalogyResult& r) {
+            for (const auto& s : r.sections) {
+              out << s.section << ": " << s.correct << " / " << s.total << '\n';
+            }
+            out << "total: " << r.correct << " / " << r.total << " = " << number_text(r.accuracy)
+                << " (" << r.skipped << " questions with unknown words skipped)\n";
+          },
+          [&](const emb::PairResult& r) {
+            out << "pearson: " << number_text(r.pearson)
+                << "\nspearman: " << number_text(r.spearman)
+                << "\noov: " << number_text(r.oov_ratio) << " % (" << r.oov << " of "
+                << r.oov + r.pairs << " pairs)\n";
+          },
+          [&](const Plotted& r) { out << "wrote " << r.out << " (" << r.words << " words)\n"; },
+      },
+      result);
+}
+
+void render_json(std::ostream& out, const Result& result) {
+  using wl::Json, wl::json_number;
+  const Json doc = std::visit(
+      Overloaded{
+          [](const Info& r) {
+            return Json{{"words", r.words},
+                        {"dim", r.dim},
+                        {"format", emb::io::to_string(r.format)},
+                        {"load_seconds", json_number(r.load_seconds)}};
+          },
+          [](const WordRows& r) {
+            Json rows = Json::array();
+            for (std::size_t i = 0; i < r.words.size(); ++i) {
+              Json values = Json::array();
+              const auto row = r.vectors.row(static_cast<emb::Index>(i));
+              for (emb::Index j = 0; j < row.size(); ++j) values.push_back(json_number(row(j)));
+              rows.push_back({{"word", r.words[i]}, {"vector", std::move(values)}});
+            }
+            return Json{{"vectors", std::move(rows)}};
+          },
+          [](const Neighbours& r) {
+            Json neighbours = Json::array();
+            for (const auto& n : r.neighbours) {
+              neighbours.push_back({{"word", n.word},
+                                    {"similarity", json_number(static_cast<float>(n.similarity))}});
+            }
+            return Json{{"query", r.query}, {"neighbours", std::move(neighbours)}};
+          },
+          [](const Similarity& r) {
+            return Json{{"similarity", json_number(static_cast<float>(r.value))}};
+          },
+          [](const OddOneOut& r) {
+            return Json{{"word", r.word}};
+          },
+          [](const emb::AnalogyResult& r) {
+            Json sections = Json::array();
+            for (const auto& s : r.sections) {
+              sections.push_back(
+                  {{"section", s.section}, {"correct", s.correct}, {"total", s.total}});
+            }
+            return Json{{"accuracy", json_number(r.accuracy)},
+                        {"correct", r.correct},
+                        {"total", r.total},
+                        {"skipped", r.skipped},
+                        {"sections", std::move(sections)}};
+          },
+          [](const emb::PairResult& r) {
+            return Json{{"pearson", json_number(r.pearson)},
+                        {"spearman", json_number(r.spearman)},
+                        {"oov_ratio", json_number(r.oov_ratio)},
+                        {"pairs", r.pairs}};
+          },
+          [](const Plotted& r) {
+            return Json{{"out", r.out}, {"words", r.words}};
+          },
+      },
+      result);
+  wl::print_json(out, doc);
+  out << '\n';
+}
+
+// The loaded vectors and what the info command reports about them.
+struct Loaded {
+  Vectors vectors;
+  emb::io::VectorFormat format;
+  double load_seconds;
+};
+
+// A command: its name, the synopsis and summary --help shows, how many operands it takes (most
+// -1: no limit), and what it does.
+struct Command {
+  std::string_view name, synopsis, summary;
+  std::size_t least;
+  int most;
+  Result (*run)(const Loaded& loaded, const Arguments& args,
+                const std::vector<std::string>& operands);
+};
+
+emb::Index top(const Arguments& args) {
+  return positive_number(args.top, "top", 10);
+}
+
+emb::Index restrict_vocab(const Arguments& args) {
+  return positive_number(args.restrict, "restrict", 300000);
+}
+
+constexpr Command commands[] = {
+    {"info", "info", "words, dimension, format, load time", 0, 0,
+     [](const Loaded& l, const Arguments&, const std::vector<std::string>&) -> Result {
+       return Info{l.vectors.size(), l.vectors.dim(), l.format, l.load_seconds};
+     }},
+    {"vector", "vector WORD...", "the vectors", 1, -1,
+     [](const Loaded& l, const Arguments&, const std::vector<std::string>& words) -> Result {
+       WordRows rows{words,
+                     emb::Matrix<float>(static_cast<emb::Index>(words.size()), l.vectors.dim())};
+       for (std::size_t i = 0; i < words.size(); ++i) {
+         rows.vectors.row(static_cast<emb::Index>(i)) = l.vectors.vector(words[i]);
+       }
+       return rows;
+     }},
+    {"similar", "similar WORD [--top K]", "nearest neighbours by cosine (K default 10)", 1, 1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& words) -> Result {
+       return Neighbours{words, l.vectors.similar(words[0], top(args))};
+     }},
+    {"analogy", "analogy A B C [--top K] [--method add|mul]",
+     "A is to B as C is to ?  (B - A + C, inputs excluded)", 3, 3,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& words) -> Result {
+       const std::string method = args.method.value_or("add");
+       if (method != "add" && method != "mul") {
+         throw UsageError("--method is add (3CosAdd) or mul (3CosMul), got \"" + method + "\"");
+       }
+       return Neighbours{words, l.vectors.analogy(words[0], words[1], words[2], top(args),
+                                                  method == "add" ? emb::AnalogyMethod::add
+                                                                  : emb::AnalogyMethod::mul)};
+     }},
+    {"similarity", "similarity W1 W2", "cosine similarity", 2, 2,
+     [](const Loaded& l, const Arguments&, const std::vector<std::string>& words) -> Result {
+       return Similarity{l.vectors.similarity(words[0], words[1])};
+     }},
+    {"odd-one-out", "odd-one-out W1 W2 W3 ...", "the word that fits least", 2, -1,
+     [](const Loaded& l, const Arguments&, const std::vector<std::string>& words) -> Result {
+       return OddOneOut{l.vectors.odd_one_out(words)};
+     }},
+    {"eval-analogies", "eval-analogies FILE [--restrict N]",
+     "accuracy on a questions-words style file", 1, 1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& files) -> Result {
+       return emb::evaluate_analogies(l.vectors, files[0],
+                                      {.restrict_vocab = restrict_vocab(args)});
+     }},
+    {"eval-pairs", "eval-pairs FILE [--restrict N]",
+     "Pearson, Spearman and OOV percent on a word-pair file", 1, 1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& files) -> Result {
+       return emb::evaluate_pairs(l.vectors, files[0], {.restrict_vocab = restrict_vocab(args)});
+     }},
+    {"plot", "plot WORD... --out FILE.svg",
+     "the words projected to 2-D (PCA), as an SVG scatter plot", 1, -1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& words) -> Result {
+       if (!args.out) throw UsageError("plot needs --out FILE.svg");
+       emb::Matrix<float> rows(static_cast<emb::Index>(words.size()), l.vectors.dim());
+       for (std::size_t i = 0; i < words.size(); ++i) {
+         rows.row(static_cast<emb::Index>(i)) = l.vectors.vector(words[i]);
+       }
+       wl::write_svg_plot(*args.out, words, wl::pca_2d(rows));
+       return Plotted{*args.out, words.size()};
+     }},
+};
+
+// --help: the options, then a line per command (a long synopsis puts its summary on the next).
+std::string usage() {
+  std::string text =
+      "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]\n"
+      "                   [--limit N] [--json] COMMAND ...\ncommands:\n";
+  constexpr std::size_t column = 37;
+  const auto line = [&](std::string_view synopsis, std::string_view summary) {
+    text += "  ";
+    text += synopsis;
+    if (synopsis.size() < column) {
+      text += std::string(column - synopsis.size(), ' ');
+    } else {
+      text += "\n" + std::string(column + 2, ' ');
+    }
+    text += summary;
+    text += '\n';
+  };
+  for (const Command& command : commands) line(command.synopsis, command.summary);
+  line("(no COMMAND)", "an interactive prompt with the same commands, help, quit");
+  return text;
 }
 
 class Session {
  public:
-  explicit Session(const Arguments& args) {
+  explicit Session(const Arguments& args) : loaded_(load(args)) {}
+
+  // Runs one command; output goes to `out`, as text or as one JSON document.
+  void run(const Arguments& args, std::ostream& out) const {
+    if (args.words.empty()) throw UsageError("no command");
+    const std::string& name = args.words[0];
+    const std::vector<std::string> operands(args.words.begin() + 1, args.words.end());
+    const auto command = std::find_if(std::begin(commands), std::end(commands),
+                                      [&](const Command& c) { return c.name == name; });
+    if (command == std::end(commands)) throw UsageError("unknown command \"" + name + "\"");
+    if (operands.size() < command->least ||
+        (command->most >= 0 && operands.size() > static_cast<std::size_t>(command->most))) {
+      throw UsageError(name + ": wrong number of arguments (" + std::to_string(operands.size()) +
+                       "); see word-lookup --help");
+    }
+    const Result result = command->run(loaded_, args, operands);
+    if (args.json) {
+      render_json(out, result);
+    } else {
+      render_text(out, result);
+    }
+  }
+
+ private:
+  static Loaded load(const Arguments& args) {
     const auto path = args.vectors ? std::filesystem::path(*args.vectors) : default_vectors();
     emb::io::LoadOptions options{.progress = true};
     if (args.format) {
@@ -138,183 +407,15 @@ class Session {
     }
     if (args.limit) options.limit = positive_number(args.limit, "limit", 0);
     const auto start = std::chrono::steady_clock::now();
-    auto loaded = emb::io::load_vectors<float>(path, options);
-    format_ = loaded.format;
-    vectors_.emplace(std::move(loaded));
-    load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto file = emb::io::load_vectors<float>(path, options);
+    const auto format = file.format;
+    Vectors vectors(std::move(file));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {std::move(vectors), format, seconds};
   }
 
-  // Runs one command; output goes to `out`.
-  void run(const Arguments& args, std::ostream& out) {
-    const std::string command = args.words.empty() ? "" : args.words[0];
-    const std::vector<std::string> operands(args.words.begin() + (args.words.empty() ? 0 : 1),
-                                            args.words.end());
-    const bool json = args.json;
-    const Vectors& v = *vectors_;
-    if (command == "info") {
-      expect_operands(command, operands, 0, 0);
-      if (json) {
-        out << "{\"words\": " << v.size() << ", \"dim\": " << v.dim()
-            << ", \"format\": " << wl::json_string(emb::io::to_string(format_))
-            << ", \"load_seconds\": " << wl::json_number(load_seconds_) << "}\n";
-      } else {
-        out << "words: " << v.size() << "\ndim: " << v.dim()
-            << "\nformat: " << emb::io::to_string(format_) << "\nload time: " << load_seconds_
-            << " s\n";
-      }
-    } else if (command == "vector") {
-      expect_operands(command, operands, 1, -1);
-      require_known(operands);
-      if (json) out << "{\"vectors\": [";
-      for (std::size_t i = 0; i < operands.size(); ++i) {
-        const auto row = v.vector(operands[i]);
-        if (json) {
-          out << (i ? ", " : "") << "{\"word\": " << wl::json_string(operands[i])
-              << ", \"vector\": [";
-          for (emb::Index j = 0; j < row.size(); ++j) {
-            out << (j ? ", " : "") << wl::json_number(row(j));
-          }
-          out << "]}";
-        } else {
-          out << operands[i];
-          for (emb::Index j = 0; j < row.size(); ++j) out << ' ' << wl::json_number(row(j));
-          out << '\n';
-        }
-      }
-      if (json) out << "]}\n";
-    } else if (command == "similar") {
-      expect_operands(command, operands, 1, 1);
-      require_known(operands);
-      print_neighbours(out, json, operands, v.similar(operands[0], top(args)));
-    } else if (command == "analogy") {
-      expect_operands(command, operands, 3, 3);
-      require_known(operands);
-      const std::string method = args.method.value_or("add");
-      if (method != "add" && method != "mul") {
-        throw UsageError("--method is add (3CosAdd) or mul (3CosMul), got \"" + method + "\"");
-      }
-      print_neighbours(
-          out, json, operands,
-          v.analogy(operands[0], operands[1], operands[2], top(args),
-                    method == "add" ? emb::AnalogyMethod::add : emb::AnalogyMethod::mul));
-    } else if (command == "similarity") {
-      expect_operands(command, operands, 2, 2);
-      require_known(operands);
-      const double s = v.similarity(operands[0], operands[1]);
-      if (json) {
-        out << "{\"similarity\": " << wl::json_number(static_cast<float>(s)) << "}\n";
-      } else {
-        out << wl::json_number(static_cast<float>(s)) << '\n';
-      }
-    } else if (command == "odd-one-out") {
-      expect_operands(command, operands, 2, -1);
-      require_known(operands);
-      const auto word = v.odd_one_out(operands);
-      if (json) {
-        out << "{\"word\": " << wl::json_string(word) << "}\n";
-      } else {
-        out << word << '\n';
-      }
-    } else if (command == "eval-analogies") {
-      expect_operands(command, operands, 1, 1);
-      const auto r = v.evaluate_analogies(
-          operands[0], {.restrict_vocab = positive_number(args.restrict, "restrict", 300000)});
-      if (json) {
-        out << "{\"accuracy\": " << wl::json_number(r.accuracy) << ", \"correct\": " << r.correct
-            << ", \"total\": " << r.total << ", \"skipped\": " << r.skipped << ", \"sections\": [";
-        for (std::size_t i = 0; i < r.sections.size(); ++i) {
-          const auto& s = r.sections[i];
-          out << (i ? ", " : "") << "{\"section\": " << wl::json_string(s.section)
-              << ", \"correct\": " << s.correct << ", \"total\": " << s.total << "}";
-        }
-        out << "]}\n";
-      } else {
-        for (const auto& s : r.sections) {
-          out << s.section << ": " << s.correct << " / " << s.total << '\n';
-        }
-        out << "total: " << r.correct << " / " << r.total << " = " << wl::json_number(r.accuracy)
-            << " (" << r.skipped << " questions with unknown words skipped)\n";
-      }
-    } else if (command == "eval-pairs") {
-      expect_operands(command, operands, 1, 1);
-      const auto r = v.evaluate_pairs(
-          operands[0], {.restrict_vocab = positive_number(args.restrict, "restrict", 300000)});
-      if (json) {
-        out << "{\"pearson\": " << wl::json_number(r.pearson)
-            << ", \"spearman\": " << wl::json_number(r.spearman)
-            << ", \"oov_ratio\": " << wl::json_number(r.oov_ratio) << ", \"pairs\": " << r.pairs
-            << "}\n";
-      } else {
-        out << "pearson: " << wl::json_number(r.pearson)
-            << "\nspearman: " << wl::json_number(r.spearman)
-            << "\noov: " << wl::json_number(r.oov_ratio) << " % (" << r.oov << " of "
-            << r.oov + r.pairs << " pairs)\n";
-      }
-    } else if (command == "plot") {
-      expect_operands(command, operands, 1, -1);
-      if (!args.out) throw UsageError("plot needs --out FILE.svg");
-      require_known(operands);
-      emb::Matrix<float> rows(static_cast<emb::Index>(operands.size()), v.dim());
-      for (std::size_t i = 0; i < operands.size(); ++i) {
-        rows.row(static_cast<emb::Index>(i)) = v.vector(operands[i]);
-      }
-      wl::write_svg_plot(*args.out, operands, wl::pca_2d(rows));
-      if (json) {
-        out << "{\"out\": " << wl::json_string(*args.out) << ", \"words\": " << operands.size()
-            << "}\n";
-      } else {
-        out << "wrote " << *args.out << " (" << operands.size() << " words)\n";
-      }
-    } else {
-      throw UsageError(command.empty() ? "no command" : "unknown command \"" + command + "\"");
-    }
-  }
-
- private:
-  static void expect_operands(const std::string& command, const std::vector<std::string>& operands,
-                              std::size_t least, int most) {
-    if (operands.size() < least ||
-        (most >= 0 && operands.size() > static_cast<std::size_t>(most))) {
-      throw UsageError(command + ": wrong number of arguments (" + std::to_string(operands.size()) +
-                       "); see word-lookup --help");
-    }
-  }
-
-  void require_known(const std::vector<std::string>& words) const {
-    for (const auto& word : words) {
-      if (!vectors_->contains(word)) throw UnknownWord("unknown word \"" + word + "\"");
-    }
-  }
-
-  static emb::Index top(const Arguments& args) { return positive_number(args.top, "top", 10); }
-
-  static void print_neighbours(std::ostream& out, bool json, const std::vector<std::string>& query,
-                               const std::vector<emb::Neighbour>& neighbours) {
-    if (json) {
-      out << "{\"query\": [";
-      for (std::size_t i = 0; i < query.size(); ++i) {
-        out << (i ? ", " : "") << wl::json_string(query[i]);
-      }
-      out << "], \"neighbours\": [";
-      for (std::size_t i = 0; i < neighbours.size(); ++i) {
-        out << (i ? ", " : "") << "{\"word\": " << wl::json_string(neighbours[i].word)
-            << ", \"similarity\": " << wl::json_number(static_cast<float>(neighbours[i].similarity))
-            << "}";
-      }
-      out << "]}\n";
-      return;
-    }
-    std::size_t width = 0;
-    for (const auto& n : neighbours) width = std::max(width, n.word.size());
-    for (const auto& n : neighbours) {
-      out << n.word << std::string(width - n.word.size() + 2, ' ') << wl::fixed(n.similarity, 6)
-          << '\n';
-    }
-  }
-
-  std::optional<Vectors> vectors_;
-  emb::io::VectorFormat format_ = emb::io::VectorFormat::automatic;
-  double load_seconds_ = 0;
+  Loaded loaded_;
 };
 
 std::vector<std::string> split(const std::string& line) {
@@ -336,7 +437,7 @@ int interactive(Session& session) {
     if (tokens.empty()) continue;
     if (tokens[0] == "quit" || tokens[0] == "exit") break;
     if (tokens[0] == "help") {
-      std::cout << usage;
+      std::cout << usage();
       continue;
     }
     try {
@@ -345,6 +446,8 @@ int interactive(Session& session) {
         throw UsageError("--vectors, --format and --limit go on the command line, not here");
       }
       session.run(args, std::cout);
+    } catch (const emb::UnknownWord& error) {
+      std::cout << "error: unknown word \"" << error.word() << "\"\n";
     } catch (const std::exception& error) {
       std::cout << "error: " << error.what() << '\n';
     }
@@ -359,18 +462,18 @@ int main(int argc, char** argv) {
   try {
     const auto args = parse_arguments(std::vector<std::string>(argv + 1, argv + argc));
     if (args.help) {
-      std::cout << usage;
+      std::cout << usage();
       return 0;
     }
     Session session(args);
     if (args.words.empty()) return interactive(session);
     session.run(args, std::cout);
     return 0;
-  } catch (const UnknownWord& error) {
-    std::cerr << "word-lookup: " << error.what() << '\n';
+  } catch (const emb::UnknownWord& error) {
+    std::cerr << "word-lookup: unknown word \"" << error.word() << "\"\n";
     return unknown_word_status;
   } catch (const UsageError& error) {
-    std::cerr << "word-lookup: " << error.what() << "\n" << usage;
+    std::cerr << "word-lookup: " << error.what() << "\n" << usage();
     return usage_status;
   } catch (const std::exception& error) {
     std::cerr << "word-lookup: " << error.what() << '\n';

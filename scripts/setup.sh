@@ -3,7 +3,7 @@
 #   scripts/setup.sh           build + tests: compilers, CMake, Eigen, nlohmann-json, Catch2,
 #                              clang-format, PyTorch, NumPy and gensim (reference values for the
 #                              conformance tests)
-#   scripts/setup.sh --run     only what building the tools needs
+#   scripts/setup.sh --run     only what building the tools needs (nlohmann-json for word-lookup)
 #   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
 set -euo pipefail
 
@@ -13,7 +13,7 @@ case "${1:-}" in
   --bench) packages+=(catch2 clang libomp-dev libbenchmark-dev libtorch-dev python3-torch
                       python3-gensim fasttext hyperfine dict-gcide wordnet-base) ;;
   "") packages+=(catch2 clang clang-format libclang-rt-14-dev libomp-dev python3-torch python3-gensim
-                 python3-numpy) ;;
+                 python3-numpy strace) ;;
   *) echo "usage: scripts/setup.sh [--run|--bench]" >&2; exit 2 ;;
 esac
 

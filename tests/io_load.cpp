@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <catch2/catch.hpp>
 #include <emb/detail/random.hpp>
+#include <emb/detail/utf8.hpp>
 #include <emb/io/glove.hpp>
 #include <emb/io/load.hpp>
 #include <emb/io/word2vec.hpp>
@@ -72,7 +74,7 @@ TEMPLATE_TEST_CASE("every format reads back what its writer wrote", "[io][load]"
   const auto words = make_words(57);
   const Matrix<float> vectors = make_vectors(57, 13, 3);
   emb::io::save_word2vec(dir / "v.txt", words, vectors);
-  emb::io::save_word2vec(dir / "v.bin", words, vectors, true);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, VectorFormat::word2vec_binary);
   emb::io::save_glove(dir / "v.glove", words, vectors);
   for (const auto& [name, format] : {std::pair{"v.txt", VectorFormat::word2vec},
                                      {"v.bin", VectorFormat::word2vec_binary},
@@ -96,7 +98,7 @@ TEST_CASE("limit loads the first words only, as gensim's limit", "[io][load][lim
   const auto words = make_words(20);
   const Matrix<float> vectors = make_vectors(20, 4, 5);
   emb::io::save_word2vec(dir / "v.txt", words, vectors);
-  emb::io::save_word2vec(dir / "v.bin", words, vectors, true);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, VectorFormat::word2vec_binary);
   emb::io::save_glove(dir / "v.glove", words, vectors);
   for (const char* name : {"v.txt", "v.bin", "v.glove"}) {
     INFO(name);
@@ -231,7 +233,7 @@ TEST_CASE("malformed files throw, naming the file and the line or byte offset",
   }
   SECTION("invalid UTF-8 under strict_utf8") {
     CHECK_THAT(load_error("1 1\ncaf\xe9 0.5\n", VectorFormat::word2vec, {.strict_utf8 = true}),
-               Catch::Contains("line 2: the word \"caf\xe9\" is not valid UTF-8 (byte 3)"));
+               Catch::Contains("line 2: the word \"caf\\xe9\" is not valid UTF-8 (byte 3)"));
     CHECK_THAT(load_error("x 1\n\xc3\x28 2\n", VectorFormat::glove, {.strict_utf8 = true}),
                Catch::Contains("line 2:") && Catch::Contains("is not valid UTF-8"));
     CHECK_THAT(load_error("1 1\nab\xff " + float_bytes({1}), VectorFormat::word2vec_binary,
@@ -244,10 +246,54 @@ TEST_CASE("malformed files throw, naming the file and the line or byte offset",
   }
 }
 
-TEST_CASE("files that cannot be opened throw with the file's name", "[io][load][errors]") {
+TEST_CASE("messages quote bytes from a file escaped, on one line", "[io][load][errors][escape]") {
+  // No control byte (a terminal would obey it), no line break, nothing that is not UTF-8.
+  const auto clean = [](const std::string& what) {
+    for (const char c : what) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b < 0x20 || b == 0x7f) return false;
+    }
+    return !emb::detail::invalid_utf8_offset(what);
+  };
+  const std::string nul_header("2\0 3\nx 1 2 3\n", 14);
+  const std::vector<std::tuple<std::string, VectorFormat, std::string>> cases{
+      {"\x1b[31m2 3\nx 1 2 3\n", VectorFormat::word2vec, "bad header \"\\x1b[31m2 3\""},
+      {nul_header, VectorFormat::word2vec, "bad header \"2\\x00 3\""},
+      {"\xff\xfe 3\nx 1 2 3\n", VectorFormat::word2vec_binary, "bad header \"\\xff\\xfe 3\""},
+      {"ab\rcd\x1b]0;title\x07\n", VectorFormat::automatic,
+       "line 1: \"ab\\x0dcd\\x1b]0;title\\x07\" is neither"},
+      {"1 1\nx \x1b[2J\n", VectorFormat::word2vec,
+       "value 1 of \"x\", \"\\x1b[2J\", is not a number"},
+      {"x\x1b[2J 1\ny\xc2\x9b 1 2\n", VectorFormat::glove,
+       "expected 1 values after the word \"y\\xc2\\x9b\", found 2"},
+      {"2 1\na\nb " + float_bytes({1}) + "a\nb " + float_bytes({2}), VectorFormat::word2vec_binary,
+       "the word \"a\\x0ab\" appears again"},
+      {"1 1\n\"q\\\" \x80\n", VectorFormat::word2vec, "value 1 of \"\\\"q\\\\\\\"\", \"\\x80\""},
+  };
+  for (const auto& [bytes, format, expected] : cases) {
+    const auto what = load_error(bytes, format);
+    INFO(what);
+    CHECK_THAT(what, Catch::Contains(expected));
+    CHECK(clean(what));
+  }
+  // A long token is cut at 40 bytes.
+  const auto long_token =
+      load_error("1 1\nx " + std::string(100, 'y') + "\n", VectorFormat::word2vec);
+  CHECK_THAT(long_token, Catch::Contains("\"" + std::string(40, 'y') + "...\""));
+}
+
+TEST_CASE("files that cannot be opened throw naming the function called and the file",
+          "[io][load][errors]") {
   emb::test::TempDir dir;
-  REQUIRE_THROWS_WITH(emb::io::load_vectors<float>(dir / "missing.vec"),
-                      Catch::Contains("missing.vec: cannot open"));
+  REQUIRE_THROWS_WITH(
+      emb::io::load_vectors<float>(dir / "missing.vec"),
+      Catch::StartsWith("emb::io::load_vectors: ") && Catch::Contains("missing.vec: cannot open"));
+  REQUIRE_THROWS_WITH(emb::io::load_word2vec<float>(dir / "missing.vec"),
+                      Catch::StartsWith("emb::io::load_word2vec: "));
+  REQUIRE_THROWS_WITH(emb::io::load_glove<float>(dir / "missing.vec"),
+                      Catch::StartsWith("emb::io::load_glove: "));
+  REQUIRE_THROWS_WITH(emb::io::detect_format(dir / "missing.vec"),
+                      Catch::StartsWith("emb::io::detect_format: "));
   REQUIRE_THROWS_WITH(emb::io::load_vectors<float>(dir.path(), {.format = VectorFormat::glove}),
                       Catch::Contains("is a directory"));
 }
@@ -258,4 +304,54 @@ TEST_CASE("format names round-trip", "[io][format]") {
     CHECK(emb::io::parse_format(emb::io::to_string(format)) == format);
   }
   CHECK_FALSE(emb::io::parse_format("fasttext-bin"));
+}
+
+TEMPLATE_TEST_CASE("save_vectors writes every format that load_vectors reads", "[io][save]", float,
+                   double) {
+  using T = TestType;
+  emb::test::TempDir dir;
+  const auto words = make_words(23);
+  const Matrix<T> vectors = make_vectors(23, 5, 11).cast<T>();
+  for (const auto format :
+       {VectorFormat::word2vec, VectorFormat::word2vec_binary, VectorFormat::glove}) {
+    INFO(emb::io::to_string(format));
+    const auto path = dir / "v";
+    emb::io::save_vectors(path, words, vectors, format);
+    const auto loaded = emb::io::load_vectors<T>(path);
+    CHECK(loaded.format == format);
+    CHECK(loaded.words == words);
+    if (format == VectorFormat::word2vec_binary) {
+      CHECK(loaded.vectors == vectors.template cast<float>().template cast<T>());
+    } else {
+      CHECK(loaded.vectors == vectors);  // shortest round-trip text, in T
+    }
+  }
+  REQUIRE_THROWS_WITH(emb::io::save_vectors(dir / "a", words, vectors, VectorFormat::automatic),
+                      Catch::StartsWith("emb::io::save_vectors: name the format"));
+  CHECK_FALSE(std::filesystem::exists(dir / "a"));
+}
+
+TEST_CASE("load_word2vec and load_glove follow options.format", "[io][load][format]") {
+  emb::test::TempDir dir;
+  const auto words = make_words(9);
+  const Matrix<float> vectors = make_vectors(9, 3, 2);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, VectorFormat::word2vec_binary);
+  emb::io::save_word2vec(dir / "v.txt", words, vectors);
+  emb::io::save_glove(dir / "v.glove", words, vectors);
+  // automatic tells text from binary; a named format is read as named.
+  CHECK(emb::io::load_word2vec(dir / "v.bin").format == VectorFormat::word2vec_binary);
+  CHECK(emb::io::load_word2vec(dir / "v.txt").format == VectorFormat::word2vec);
+  CHECK(emb::io::load_word2vec(dir / "v.bin", {.format = VectorFormat::word2vec_binary}).words ==
+        words);
+  CHECK_THROWS_WITH(emb::io::load_word2vec(dir / "v.bin", {.format = VectorFormat::word2vec}),
+                    Catch::StartsWith("emb::io::load_word2vec: ") && Catch::Contains("line 2"));
+  CHECK_THROWS_AS(emb::io::load_word2vec(dir / "v.txt", {.format = VectorFormat::glove}),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH(emb::io::load_word2vec(dir / "v.glove"), Catch::Contains("line 1: bad header"));
+  CHECK(emb::io::load_glove(dir / "v.glove", {.format = VectorFormat::glove}).words == words);
+  CHECK_THROWS_AS(emb::io::load_glove(dir / "v.glove", {.format = VectorFormat::word2vec}),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH(
+      emb::io::save_word2vec(dir / "x", words, vectors, VectorFormat::glove),
+      "emb::io::save_word2vec: format glove is not word2vec or word2vec-binary (see save_vectors)");
 }

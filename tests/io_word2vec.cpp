@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <emb/io/file.hpp>
+#include <emb/io/glove.hpp>
 #include <emb/io/word2vec.hpp>
 
 #include "support/temp_dir.hpp"
@@ -40,7 +42,7 @@ TEST_CASE("save_word2vec writes the binary format as little-endian float32",
   const std::vector<std::string> words{"a", "bc"};
   Matrix<double> vectors(2, 3);
   vectors << 1.0, -2.0, 0.5, 0.1, 0.2, 0.3;
-  emb::io::save_word2vec(dir / "v.bin", words, vectors, true);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, emb::io::VectorFormat::word2vec_binary);
   const std::string bytes = read_bytes(dir / "v.bin");
   REQUIRE(bytes.size() == 4 + (2 + 12 + 1) + (3 + 12 + 1));  // header, "a ...\n", "bc ...\n"
   CHECK(bytes.substr(0, 6) == "2 3\na ");
@@ -79,6 +81,9 @@ TEST_CASE("save_word2vec refuses what it cannot write, before writing anything",
   const std::vector<std::string> spaced{"a", "b c"};
   REQUIRE_THROWS_WITH(emb::io::save_word2vec(path, spaced, two),
                       Catch::Contains("word 1 (\"b c\") contains whitespace"));
+  const std::vector<std::string> vertical_tab{"a\vb", "c"};  // whitespace to every reader
+  REQUIRE_THROWS_WITH(emb::io::save_word2vec(path, vertical_tab, two),
+                      Catch::Contains("word 0 (\"a\\x0bb\") contains whitespace"));
   const std::vector<std::string> empty_word{"", "b"};
   REQUIRE_THROWS_WITH(emb::io::save_word2vec(path, empty_word, two),
                       Catch::Contains("word 0 is empty"));
@@ -93,4 +98,21 @@ TEST_CASE("save_word2vec refuses what it cannot write, before writing anything",
   REQUIRE_THROWS_AS(emb::io::save_word2vec(dir / "no-such-dir" / "v.txt", ok, two),
                     std::runtime_error);
   CHECK(dir.entries().empty());
+}
+
+// Run as it is, this checks what the writers leave behind; tests/durable_writes.cmake runs it
+// under strace and checks the order of the calls: fsync of the temporary, rename, fsync of the
+// directory.
+TEST_CASE("every writer replaces its file through a temporary that leaves no trace",
+          "[io][save][durable]") {
+  emb::test::TempDir dir;
+  const std::vector<std::string> words{"a", "b"};
+  const Matrix<double> vectors = Matrix<double>::Identity(2, 3);
+  emb::io::save_word2vec(dir / "v.txt", words, vectors);
+  emb::io::save_word2vec(dir / "v.bin", words, vectors, emb::io::VectorFormat::word2vec_binary);
+  emb::io::save_glove(dir / "v.glove", words, vectors);
+  emb::io::write_file_atomically(dir / "notes.txt", "durable\n");
+  CHECK(read_bytes(dir / "notes.txt") == "durable\n");
+  CHECK(read_bytes(dir / "v.glove") == "a 1 0 0\nb 0 1 0\n");
+  CHECK(dir.entries().size() == 4);  // no temporary left
 }

@@ -3,13 +3,12 @@
 // a labelled SVG scatter plot.
 
 #include <algorithm>   // std::min, std::max
-#include <cstdio>      // std::FILE, std::fputs
 #include <filesystem>  // std::filesystem::path
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include <Eigen/SVD>  // Eigen::BDCSVD
-#include <emb/detail/file.hpp>
+#include <emb/io/file.hpp>
 #include <emb/types.hpp>
 
 #include "output.hpp"
@@ -87,8 +86,7 @@ inline void write_svg_plot(const std::filesystem::path& path, const std::vector<
            xml_text(words[i]) + "</text>\n";
   }
   svg += "</svg>\n";
-  emb::detail::write_file_atomically("word-lookup plot", path,
-                                     [&](std::FILE* file) { std::fputs(svg.c_str(), file); });
+  emb::io::write_file_atomically(path, svg);
 }
 
 }  // namespace wl

@@ -7,6 +7,7 @@
 #include "emb/embedding_bag.hpp"
 #include "emb/gradient.hpp"
 #include "emb/indices.hpp"
+#include "emb/io/file.hpp"
 #include "emb/io/format.hpp"
 #include "emb/io/glove.hpp"
 #include "emb/io/load.hpp"

@@ -98,7 +98,8 @@ class Embedding : public detail::TableCore<T> {
   // table (a served model, one read by several threads at once) looks up too. Throws
   // std::out_of_range for an index outside [0, num_embeddings).
   Matrix<T> lookup(Indices indices) const {
-    Matrix<T> out(static_cast<Index>(indices.size()), this->embedding_dim());
+    Matrix<T> out =
+        detail::allocate_table<T>(static_cast<Index>(indices.size()), this->embedding_dim());
     this->gather(lookup_name, indices, out);
     return out;
   }
@@ -112,7 +113,8 @@ class Embedding : public detail::TableCore<T> {
   // in place. Throws std::out_of_range for an index outside [0, num_embeddings), before
   // anything changes.
   Matrix<T> forward(Indices indices) {
-    Matrix<T> out(static_cast<Index>(indices.size()), this->embedding_dim());
+    Matrix<T> out =
+        detail::allocate_table<T>(static_cast<Index>(indices.size()), this->embedding_dim());
     forward_into(indices, out);
     return out;
   }

@@ -144,7 +144,8 @@ class EmbeddingBag : public detail::TableCore<T> {
   Matrix<T> lookup(Indices indices, Indices offsets,
                    std::span<const T> per_sample_weights = {}) const {
     const auto bounds = checked_bounds(lookup_name, indices, offsets, per_sample_weights);
-    Matrix<T> out(static_cast<Index>(bounds.size()) - 1, this->embedding_dim());
+    Matrix<T> out =
+        detail::allocate_table<T>(static_cast<Index>(bounds.size()) - 1, this->embedding_dim());
     pool(indices, bounds, per_sample_weights, out.data(), out.outerStride(), nullptr);
     return out;
   }
@@ -354,7 +355,7 @@ class EmbeddingBag : public detail::TableCore<T> {
     result.per_sample_weights.assign(per_sample_weights.begin(), per_sample_weights.end());
     this->renorm(result.indices.data(), static_cast<std::size_t>(result.offsets.back()));
     const auto bags = static_cast<Index>(result.offsets.size()) - 1;
-    result.output.resize(bags, this->embedding_dim());
+    result.output = detail::allocate_table<T>(bags, this->embedding_dim());
     if (mode_ == BagMode::max) result.argmax.resize(bags, this->embedding_dim());
     pool(Indices(result.indices), result.offsets, result.per_sample_weights, result.output.data(),
          result.output.outerStride(), mode_ == BagMode::max ? result.argmax.data() : nullptr);

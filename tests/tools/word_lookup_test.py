@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -237,6 +238,72 @@ def case_default_vectors(folder):
     check(doc["words"] > 1000 and doc["format"] == "word2vec-binary", f"shipped vectors {doc}")
     similar = ok_json(run("--json", "similar", "king"), "similar king")
     check(len(similar["neighbours"]) == 10, "ten neighbours of king")
+
+
+def case_relocated(folder):
+    """An installed tree moved anywhere still finds its vectors: bin/../share/emb/vectors.bin."""
+    if not os.path.exists(SHIPPED):
+        print("skipped: no shipped vectors at", SHIPPED)
+        sys.exit(SKIP)
+    prefix = os.path.join(folder, "moved", "prefix")
+    os.makedirs(os.path.join(prefix, "bin"))
+    tool = os.path.join(prefix, "bin", "word-lookup")
+    shutil.copy2(TOOL, tool)
+    missing = subprocess.run([tool, "info"], capture_output=True, text=True, timeout=300)
+    want = os.path.join(prefix, "share", "emb", "vectors.bin")
+    check(missing.returncode == 2 and "no vectors" in missing.stderr and want in missing.stderr,
+          f"no shipped file: exit {missing.returncode}, {missing.stderr!r}")
+    os.makedirs(os.path.dirname(want))
+    shutil.copy2(SHIPPED, want)
+    found = subprocess.run([tool, "--json", "info"], capture_output=True, text=True, timeout=300)
+    doc = ok_json(found, "info from the moved tree")
+    check(doc["words"] > 1000 and doc["format"] == "word2vec-binary", f"moved tree: {doc}")
+
+
+def case_escapes(folder):
+    """Bytes from a broken file reach the terminal escaped, on one line."""
+    cases = [(b"\x1b[31m2 3\nx 1 2 3\n", "word2vec", "\\x1b[31m2 3"),
+             (b"2\x00 3\nx 1 2 3\n", "word2vec", "2\\x00 3"),
+             (b"ab\rcd\x07\x9b\n", "auto", "ab\\x0dcd\\x07\\x9b"),
+             (b"1 1\nx \x1b]0;title\x07\n", "word2vec", "\\x1b]0;title\\x07"),
+             (b"\xff\xfe 3\nx 1 2 3\n", "word2vec-binary", "\\xff\\xfe 3")]
+    for i, (data, fmt, shown) in enumerate(cases):
+        path = os.path.join(folder, f"broken{i}.vec")
+        with open(path, "wb") as out:
+            out.write(data)
+        result = subprocess.run([TOOL, "--vectors", path, "--format", fmt, "info"],
+                                capture_output=True, timeout=300)
+        err = result.stderr
+        check(result.returncode == 2, f"{data!r}: exit {result.returncode}")
+        check(err.endswith(b"\n") and err.count(b"\n") == 1, f"{data!r}: not one line: {err!r}")
+        check(all(b >= 0x20 and b != 0x7f for b in err[:-1]), f"{data!r}: raw control byte {err!r}")
+        err.decode("utf-8")  # raises for bytes that are not UTF-8
+        check(shown.encode() in err, f"{data!r}: {err!r} lacks {shown!r}")
+
+
+USAGE = """usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]
+                   [--limit N] [--json] COMMAND ...
+commands:
+  info                                 words, dimension, format, load time
+  vector WORD...                       the vectors
+  similar WORD [--top K]               nearest neighbours by cosine (K default 10)
+  analogy A B C [--top K] [--method add|mul]
+                                       A is to B as C is to ?  (B - A + C, inputs excluded)
+  similarity W1 W2                     cosine similarity
+  odd-one-out W1 W2 W3 ...             the word that fits least
+  eval-analogies FILE [--restrict N]   accuracy on a questions-words style file
+  eval-pairs FILE [--restrict N]       Pearson, Spearman and OOV percent on a word-pair file
+  plot WORD... --out FILE.svg          the words projected to 2-D (PCA), as an SVG scatter plot
+  (no COMMAND)                         an interactive prompt with the same commands, help, quit
+"""
+
+
+def case_help(folder):
+    result = run("--help")
+    check(result.returncode == 0 and result.stdout == USAGE, f"--help: {result.stdout!r}")
+    _, _, paths = small_files(folder)
+    bad = run("--vectors", paths["glove"], "frobnicate")
+    check(bad.returncode == 2 and bad.stderr.endswith(USAGE), "a usage error prints the usage")
 
 
 with tempfile.TemporaryDirectory() as scratch:

@@ -7,6 +7,7 @@
 #include <cstdint>    // std::int64_t
 #include <vector>     // std::vector
 
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/sort.hpp"
 #include "emb/detail/table_options.hpp"
@@ -43,7 +44,7 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
     group_of_row.push_back(g);
   }
   // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
-  grad.values.resize(static_cast<Index>(grad.rows.size()), dim);
+  grad.values = allocate_table<T>(static_cast<Index>(grad.rows.size()), dim);
   // Threads split the positions evenly, each summing the rows whose positions start in its share:
   // Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows evenly
   // would leave one thread with most of the work. At least 128 KiB of gradient per thread.

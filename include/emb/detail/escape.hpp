@@ -1,10 +1,8 @@
 #pragma once
-// Quoting bytes read from a file in an error message: every control byte, quote, backslash and
-// byte that is not well-formed UTF-8 becomes an escape (\n, \x1b), so the message stays one
-// printable line whatever the file holds (C1 controls and U+2028/U+2029 included).
+// Bytes from a file quoted in an error message: escaped so that the message stays one line and a
+// file can never send control sequences to the terminal that shows the message.
 
 #include <cstddef>      // std::size_t
-#include <optional>     // std::nullopt
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 
@@ -12,32 +10,38 @@
 
 namespace emb::detail {
 
-// "\"...\"" with at most `limit` bytes of `text`, escaped, and "..." when it was cut.
-inline std::string escaped_quote(std::string_view text, std::size_t limit = 60) {
+// Printable ASCII and well-formed UTF-8 (C1 controls excepted) as they are; every other byte
+// (controls, DEL, C1 controls, bytes that are not UTF-8) as \xNN; '\\' and '"' with a backslash.
+inline std::string escape_bytes(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::string_view shown = text.substr(0, limit);
+  std::string out;
+  out.reserve(bytes.size());
+  const auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
   std::size_t i = 0;
-  while (i < shown.size()) {
-    const auto byte = static_cast<unsigned char>(shown[i]);
+  while (i < bytes.size()) {
     const std::size_t start = i;
-    if (byte >= 0x20 && byte < 0x7f) {
-      if (byte == '"' || byte == '\\') out += '\\';
-      out += static_cast<char>(byte);
-      ++i;
-    } else if (byte == '\n') {
-      out += "\\n", ++i;
-    } else if (const auto code = byte >= 0x80 ? decode_utf8(shown, i) : std::nullopt;
-               code && *code >= 0xa0 && *code != 0x2028 && *code != 0x2029) {
-      out.append(shown.substr(start, i - start));  // a whole, printable character
+    const auto code = decode_utf8(bytes, i);
+    if (!code) {
+      escape(static_cast<unsigned char>(bytes[i++]));
+    } else if (*code < 0x20 || (*code >= 0x7f && *code < 0xa0)) {
+      for (std::size_t k = start; k < i; ++k) escape(static_cast<unsigned char>(bytes[k]));
+    } else if (*code == '\\' || *code == '"') {
+      out += '\\';
+      out += static_cast<char>(*code);
     } else {
-      i = start;
-      out += "\\x", out += hex[byte >> 4], out += hex[byte & 0xf];
-      ++i;
+      out.append(bytes.substr(start, i - start));
     }
   }
-  out += text.size() > limit ? "\"..." : "\"";
   return out;
+}
+
+// A token as a message quotes it: escaped, in double quotes, its first `most` bytes at most.
+inline std::string quote(std::string_view token, std::size_t most = 40) {
+  return "\"" + escape_bytes(token.substr(0, most)) + (token.size() > most ? "...\"" : "\"");
 }
 
 }  // namespace emb::detail

@@ -1,9 +1,11 @@
 #pragma once
-// Files: errors that name the file and the place, whole-file writes through a temporary that is
-// renamed into place, and reading a file in large blocks.
+// Files: errors that name the file and the place, and whole-file writes through a temporary that
+// is flushed to the disk and renamed into place.
 
+#include <cerrno>        // errno
 #include <cstdint>       // std::uint64_t
-#include <cstdio>        // std::FILE, std::fopen, std::fwrite, std::fread
+#include <cstdio>        // std::FILE, std::fopen, std::fclose
+#include <cstring>       // std::strerror
 #include <filesystem>    // std::filesystem::path, rename, remove
 #include <random>        // std::random_device
 #include <string>        // std::string
@@ -11,6 +13,12 @@
 #include <utility>       // std::forward
 
 #include "emb/detail/check.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>   // open
+#include <unistd.h>  // fsync, close
+#define EMB_DETAIL_HAVE_FSYNC 1
+#endif
 
 namespace emb::detail {
 
@@ -44,11 +52,26 @@ class CFile {
   std::FILE* file_;
 };
 
+#if defined(EMB_DETAIL_HAVE_FSYNC)
+// Flushes a file's (or a directory's) data and metadata to the disk; errno on failure.
+inline bool sync_to_disk(const std::filesystem::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return ok;
+}
+#endif
+
 // Has write_temporary(temporary) write the whole new file at "path.tmp-XXXXXXXXXXXXXXXX" beside
 // `path` (a random name: two writers of one path never share it), then renames it over `path`:
 // readers never see a half-written file, and a failed write (write_temporary throws) leaves any
-// old file untouched and no temporary behind. The rename is atomic on POSIX file systems; nothing
-// is fsync'ed, so a power loss right after a write may lose that write, never the old file.
+// old file untouched and no temporary behind. Durable as careful databases write: the
+// temporary's data is fsync'ed before the rename (else after a power loss the new name could
+// point at an empty or partial file), and the directory after it (else the rename itself could
+// be lost).
 template <class WriteTemporary>
 void replace_file(const char* where, const std::filesystem::path& path,
                   WriteTemporary&& write_temporary) {
@@ -58,6 +81,12 @@ void replace_file(const char* where, const std::filesystem::path& path,
   temporary += message(".tmp-", std::hex, tag);
   try {
     std::forward<WriteTemporary>(write_temporary)(temporary);
+#if defined(EMB_DETAIL_HAVE_FSYNC)
+    if (!sync_to_disk(temporary, false)) {
+      throw_file_error(where, path,
+                       "cannot flush the temporary file to disk: ", std::strerror(errno));
+    }
+#endif
     std::error_code error;
     std::filesystem::rename(temporary, path, error);
     if (error) throw_file_error(where, path, "cannot rename the temporary file: ", error.message());
@@ -66,6 +95,13 @@ void replace_file(const char* where, const std::filesystem::path& path,
     std::filesystem::remove(temporary, ignored);
     throw;
   }
+#if defined(EMB_DETAIL_HAVE_FSYNC)
+  // The new file is in place; only its directory entry may still be in memory. A directory that
+  // cannot be opened or synced (some file systems refuse) is not an error: the data is safe.
+  auto directory = path.parent_path();
+  if (directory.empty()) directory = ".";
+  (void)sync_to_disk(directory, true);
+#endif
 }
 
 // replace_file for a file written through write(std::FILE*). Throws std::runtime_error naming

@@ -24,7 +24,6 @@
 #include <Eigen/Core>
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/durable_file.hpp"
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
 #include "emb/detail/float16.hpp"
@@ -79,7 +78,7 @@ class NpyHeaderParser {
         header.shape = parse_shape();
         has_shape = true;
       } else {
-        fail("unexpected key ", emb::detail::escaped_quote(key),
+        fail("unexpected key ", emb::detail::quote(key),
              " (a header has exactly 'descr', 'fortran_order' and 'shape')");
       }
       if (!next_is('}')) expect(',');
@@ -100,8 +99,8 @@ class NpyHeaderParser {
  private:
   template <class... Args>
   [[noreturn]] void fail(const Args&... what) const {
-    emb::detail::throw_file_error(where_, path_, "bad header ", emb::detail::escaped_quote(text_),
-                                  ": ", what...);
+    emb::detail::throw_file_error(where_, path_, "bad header ", emb::detail::quote(text_, 80), ": ",
+                                  what...);
   }
 
   void skip_space() {
@@ -236,7 +235,7 @@ inline NpyHeader read_npy_header(const char* where, const std::filesystem::path&
   const std::string& descr = header.descr;
   if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>') || descr[1] != 'f' ||
       (descr[2] != '2' && descr[2] != '4' && descr[2] != '8')) {
-    throw_file_error(where, path, "dtype ", emb::detail::escaped_quote(descr),
+    throw_file_error(where, path, "dtype ", emb::detail::quote(descr),
                      " is not supported (emb reads float16/32/64: '<f2', '<f4', '<f8' or the '>' "
                      "forms)");
   }
@@ -367,7 +366,7 @@ void save_npy(const std::filesystem::path& path, const Eigen::Ref<const Matrix<T
   prefix += '\x01', prefix += '\x00';
   prefix += static_cast<char>(header.size() & 0xff);
   prefix += static_cast<char>(header.size() >> 8);
-  emb::detail::write_file_durably(where, path, [&](std::FILE* file) {
+  emb::detail::write_file_atomically(where, path, [&](std::FILE* file) {
     std::fwrite(prefix.data(), 1, prefix.size(), file);
     std::fwrite(header.data(), 1, header.size(), file);
     std::vector<unsigned char> row(static_cast<std::size_t>(matrix.cols()) * sizeof(T));

@@ -29,7 +29,6 @@
 #include <nlohmann/json.hpp>
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/durable_file.hpp"
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
 #include "emb/detail/float16.hpp"
@@ -96,7 +95,6 @@ struct SafetensorsHeader {
 inline SafetensorsHeader read_safetensors_header(const char* where,
                                                  const std::filesystem::path& path,
                                                  const unsigned char* data, std::size_t size) {
-  using emb::detail::escaped_quote;
   const auto fail = [&](const auto&... what) {
     emb::detail::throw_file_error(where, path, what...);
   };
@@ -133,10 +131,10 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
   try {
     json = nlohmann::json::parse(text, on_event);
   } catch (const nlohmann::json::exception&) {
-    fail("the header is not JSON: ", escaped_quote(text));
+    fail("the header is not JSON: ", emb::detail::quote(text, 80));
   }
-  if (repeated) fail("the header has the key ", escaped_quote(*repeated), " twice");
-  if (!json.is_object()) fail("the header is not a JSON object: ", escaped_quote(text));
+  if (repeated) fail("the header has the key ", emb::detail::quote(*repeated), " twice");
+  if (!json.is_object()) fail("the header is not a JSON object: ", emb::detail::quote(text, 80));
 
   SafetensorsHeader header;
   header.data_start = 8 + static_cast<std::size_t>(length);
@@ -151,14 +149,14 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
       if (!entry.is_object()) fail("__metadata__ is not an object of strings");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string()) {
-          fail("__metadata__ value of ", escaped_quote(key), " is not a string");
+          fail("__metadata__ value of ", emb::detail::quote(key), " is not a string");
         }
         header.metadata.emplace(key, value.get<std::string>());
       }
       continue;
     }
     const auto bad = [&](const auto&... what) {
-      fail("tensor ", escaped_quote(name), ": ", what...);
+      fail("tensor ", emb::detail::quote(name), ": ", what...);
     };
     if (!entry.is_object()) bad("not an object with dtype, shape and data_offsets");
     TensorInfo info;
@@ -166,7 +164,7 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
     const auto dtype = entry.find("dtype");
     if (dtype == entry.end() || !dtype->is_string()) bad("no dtype string");
     info.dtype = dtype->get<std::string>();
-    if (!safetensors_dtype_bits(info.dtype)) bad("unknown dtype ", escaped_quote(info.dtype));
+    if (!safetensors_dtype_bits(info.dtype)) bad("unknown dtype ", emb::detail::quote(info.dtype));
     const auto shape = entry.find("shape");
     if (shape == entry.end() || !shape->is_array()) bad("no shape array");
     for (const auto& dim : *shape) {
@@ -192,7 +190,7 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
   std::uint64_t position = 0;
   for (const TensorInfo& info : header.tensors) {
     const auto bad = [&](const auto&... what) {
-      fail("tensor ", escaped_quote(info.name), ": ", what...);
+      fail("tensor ", emb::detail::quote(info.name), ": ", what...);
     };
     if (info.data_begin != position || info.data_end < info.data_begin) {
       bad("data_offsets [", info.data_begin, ", ", info.data_end, "] do not follow the previous ",
@@ -233,10 +231,10 @@ inline const TensorInfo& find_tensor(const char* where, const std::filesystem::p
   if (found != header.tensors.end()) return *found;
   std::string names;
   for (std::size_t i = 0; i < header.tensors.size() && i < 8; ++i) {
-    names += (i ? ", " : "") + emb::detail::escaped_quote(header.tensors[i].name);
+    names += (i ? ", " : "") + emb::detail::quote(header.tensors[i].name);
   }
   if (header.tensors.size() > 8) names += ", ...";
-  emb::detail::throw_file_error(where, path, "no tensor named ", emb::detail::escaped_quote(name),
+  emb::detail::throw_file_error(where, path, "no tensor named ", emb::detail::quote(name),
                                 " (the file has ", header.tensors.size(), ": ", names, ")");
 }
 
@@ -245,9 +243,8 @@ inline const TensorInfo& find_tensor(const char* where, const std::filesystem::p
 inline std::pair<Index, Index> matrix_shape(const char* where, const std::filesystem::path& path,
                                             const TensorInfo& info) {
   if (info.shape.size() > 2) {
-    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::escaped_quote(info.name),
-                                  " has ", info.shape.size(),
-                                  " dimensions; emb reads 1-D and 2-D tensors");
+    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(info.name), " has ",
+                                  info.shape.size(), " dimensions; emb reads 1-D and 2-D tensors");
   }
   if (info.shape.size() == 2) return {info.shape[0], info.shape[1]};
   return {1, info.shape.empty() ? 1 : info.shape[0]};
@@ -290,7 +287,7 @@ Matrix<T> load_tensor(const char* where, const std::filesystem::path& path,
                       std::string_view name) {
   const TensorInfo& info = find_tensor(where, path, header, name);
   if (!is_float_dtype(info.dtype)) {
-    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::escaped_quote(info.name),
+    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(info.name),
                                   " has dtype ", info.dtype,
                                   "; emb reads F64, F32, F16 and BF16 tensors");
   }
@@ -346,8 +343,8 @@ MappedTable<T> map_tensor(const char* where, const std::filesystem::path& path,
                           const SafetensorsHeader& header, std::string_view name) {
   const TensorInfo& info = find_tensor(where, path, header, name);
   const auto refuse = [&](const auto&... why) {
-    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::escaped_quote(info.name),
-                                  ": ", why...,
+    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(info.name), ": ",
+                                  why...,
                                   "; it cannot be mapped as is: use load_safetensors, which "
                                   "converts");
   };
@@ -487,20 +484,22 @@ inline void save_safetensors(const std::filesystem::path& path,
                              const std::vector<NamedTensor>& tensors,
                              const std::map<std::string, std::string>& metadata = {}) {
   constexpr const char* where = "emb::io::save_safetensors";
-  using emb::detail::escaped_quote;
+
   std::vector<const NamedTensor*> order;
   std::set<std::string_view> names;
   for (const NamedTensor& tensor : tensors) {
     const std::string& dtype = tensor.dtype;
     if (!dtype.empty() && !detail::is_float_dtype(dtype)) {
-      emb::detail::throw_invalid(where, ": tensor ", escaped_quote(tensor.name), ": dtype ",
-                                 escaped_quote(dtype), " is not F64, F32, F16 or BF16");
+      emb::detail::throw_invalid(where, ": tensor ", emb::detail::quote(tensor.name), ": dtype ",
+                                 emb::detail::quote(dtype), " is not F64, F32, F16 or BF16");
     }
     if (tensor.name.empty() || tensor.name == "__metadata__") {
-      emb::detail::throw_invalid(where, ": a tensor cannot be named ", escaped_quote(tensor.name));
+      emb::detail::throw_invalid(where, ": a tensor cannot be named ",
+                                 emb::detail::quote(tensor.name));
     }
     if (!names.insert(tensor.name).second) {
-      emb::detail::throw_invalid(where, ": two tensors are named ", escaped_quote(tensor.name));
+      emb::detail::throw_invalid(where, ": two tensors are named ",
+                                 emb::detail::quote(tensor.name));
     }
     std::uint64_t count = 1;
     for (const Index dim : tensor.shape) {
@@ -509,7 +508,7 @@ inline void save_safetensors(const std::filesystem::path& path,
     }
     const std::size_t size = std::visit([](auto span) { return span.size(); }, tensor.values);
     if (count != size) {
-      emb::detail::throw_invalid(where, ": tensor ", escaped_quote(tensor.name), " has ", size,
+      emb::detail::throw_invalid(where, ": tensor ", emb::detail::quote(tensor.name), " has ", size,
                                  " values for a shape of ", count);
     }
     order.push_back(&tensor);
@@ -556,7 +555,7 @@ inline void save_safetensors(const std::filesystem::path& path,
                                detail::safetensors_max_header_size);
   }
 
-  emb::detail::write_file_durably(where, path, [&](std::FILE* file) {
+  emb::detail::write_file_atomically(where, path, [&](std::FILE* file) {
     unsigned char length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(header.size() >> (8 * i));
     std::fwrite(length, 1, 8, file);
@@ -609,11 +608,11 @@ inline std::string encode_vocabulary(std::span<const std::string> words) {
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string& word = words[i];
     if (word.empty() || word.find('\n') != std::string::npos) {
-      emb::detail::throw_invalid(where, ": word ", i, " (", emb::detail::escaped_quote(word),
+      emb::detail::throw_invalid(where, ": word ", i, " (", emb::detail::quote(word),
                                  ") is empty or holds a line break");
     }
     if (!seen.insert(word).second) {
-      emb::detail::throw_invalid(where, ": the word ", emb::detail::escaped_quote(word),
+      emb::detail::throw_invalid(where, ": the word ", emb::detail::quote(word),
                                  " appears twice (again at ", i, ")");
     }
     if (i > 0) out += '\n';
@@ -652,7 +651,7 @@ inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& p
     for (const std::string& word : words) {
       if (!seen.insert(word).second) {
         emb::detail::throw_file_error(where, path, "the vocabulary has the word ",
-                                      emb::detail::escaped_quote(word), " twice");
+                                      emb::detail::quote(word), " twice");
       }
     }
   }

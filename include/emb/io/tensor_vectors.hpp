@@ -14,7 +14,6 @@
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/durable_file.hpp"
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
 #include "emb/detail/mapped_file.hpp"
@@ -55,7 +54,7 @@ inline void write_vocabulary_file(const std::filesystem::path& path,
                                   std::span<const std::string> words) {
   std::string text = encode_vocabulary(words);
   if (!words.empty()) text += '\n';
-  emb::detail::write_file_durably("emb::io::write_vocabulary_file", path, [&](std::FILE* file) {
+  emb::detail::write_file_atomically("emb::io::write_vocabulary_file", path, [&](std::FILE* file) {
     std::fwrite(text.data(), 1, text.size(), file);
   });
 }

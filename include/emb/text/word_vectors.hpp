@@ -1,33 +1,60 @@
 #pragma once
 // WordVectors<T>: pretrained word vectors and the queries gensim's KeyedVectors answers, with
-// gensim's semantics: nearest neighbours, analogies, similarity, the odd one out, and the two
-// standard evaluations.
+// gensim's semantics: nearest neighbours, analogies, similarity, the odd one out. The standard
+// evaluations over them are in text/evaluation.hpp; docs/WORD_VECTORS.md maps every gensim
+// KeyedVectors call to its name here.
 
-#include <algorithm>      // std::find, std::min
-#include <cmath>          // std::sqrt
-#include <filesystem>     // std::filesystem::path
-#include <memory>         // std::unique_ptr
-#include <mutex>          // std::once_flag, std::call_once
-#include <optional>       // std::optional
-#include <span>           // std::span
-#include <string>         // std::string
-#include <string_view>    // std::string_view
-#include <unordered_map>  // std::unordered_map
-#include <utility>        // std::move
-#include <vector>         // std::vector
+#include <algorithm>    // std::find, std::min
+#include <cmath>        // std::sqrt
+#include <filesystem>   // std::filesystem::path
+#include <memory>       // std::unique_ptr
+#include <mutex>        // std::once_flag, std::call_once
+#include <optional>     // std::optional
+#include <span>         // std::span
+#include <stdexcept>    // std::out_of_range
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/escape.hpp"
 #include "emb/detail/parallel.hpp"
-#include "emb/detail/statistics.hpp"
 #include "emb/detail/top_k.hpp"
-#include "emb/detail/utf8.hpp"
 #include "emb/embedding.hpp"
 #include "emb/io/load.hpp"
-#include "emb/text/evaluation.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
+
+// Thrown by every WordVectors query for a word outside the vocabulary: a std::out_of_range whose
+// what() names the function called and the word (escaped), and whose word() is the word as given.
+class UnknownWord : public std::out_of_range {
+ public:
+  UnknownWord(const char* where, std::string_view word, Index vocabulary_size)
+      : std::out_of_range(detail::message(where, ": the word ", detail::quote(word),
+                                          " is not in the vocabulary (", vocabulary_size,
+                                          " words)")),
+        word_(word) {}
+  const std::string& word() const { return word_; }
+
+ private:
+  std::string word_;
+};
+
+// How an analogy "a is to b as c is to d" ranks candidates d.
+enum class AnalogyMethod {
+  add,  // 3CosAdd: cos(d, b - a + c) of unit vectors (gensim most_similar(positive=[b, c],
+        // negative=[a]))
+  mul,  // 3CosMul (Levy and Goldberg 2014, eq. 4, cosines shifted to [0, 1]): gensim
+        // most_similar_cosmul
+};
+
+// One question of WordVectors::analogy_batch, by rows: "a is to b as c is to ?".
+struct AnalogyQuery {
+  Index a = 0, b = 0, c = 0;
+};
 
 // One answer of a similarity query.
 struct Neighbour {
@@ -64,7 +91,14 @@ class WordVectors {
 
   // Loads a vector file (any format emb::io::load_vectors reads). Throws as load_vectors.
   static WordVectors load(const std::filesystem::path& path, const io::LoadOptions& options = {}) {
-    return WordVectors(io::load_vectors<T>(path, options));
+    return WordVectors(detail::read_vectors<T>("emb::WordVectors::load", path, options));
+  }
+
+  // Writes the words and vectors in `format` (word2vec, word2vec_binary or glove), as
+  // emb::io::save_vectors, which load() reads back. Throws as save_vectors.
+  void save(const std::filesystem::path& path,
+            io::VectorFormat format = io::VectorFormat::word2vec_binary) const {
+    detail::write_vectors("emb::WordVectors::save", path, vocabulary_.words(), vectors(), format);
   }
 
   const Vocabulary& vocabulary() const { return vocabulary_; }
@@ -74,7 +108,10 @@ class WordVectors {
   Index dim() const { return embedding_.embedding_dim(); }
   bool contains(std::string_view word) const { return vocabulary_.contains(word); }
 
-  // The vector of `word` (1, dim). Throws std::out_of_range for an unknown word.
+  // The row of `word`. Throws UnknownWord for a word not in the vocabulary.
+  Index index(std::string_view word) const { return index_of("emb::WordVectors::index", word); }
+
+  // The vector of `word` (1, dim). Throws UnknownWord for an unknown word.
   RowVector vector(std::string_view word) const {
     return vectors().row(index_of("emb::WordVectors::vector", word));
   }
@@ -95,11 +132,11 @@ class WordVectors {
   }
 
   // The k words nearest to `word` by cosine similarity, best first, `word` itself excluded
-  // (gensim most_similar(word, topn=k)). Throws std::out_of_range for an unknown word,
+  // (gensim most_similar(word, topn=k)). Throws UnknownWord for an unknown word,
   // std::invalid_argument for k < 1.
   std::vector<Neighbour> similar(std::string_view word, Index k = 10) const {
     const std::string words[] = {std::string(word)};
-    return most_similar(words, {}, k);
+    return mean_neighbours("emb::WordVectors::similar", words, {}, k, size());
   }
 
   // The k words nearest to `vector` (1, dim) by cosine similarity, best first, none excluded.
@@ -115,11 +152,11 @@ class WordVectors {
     return answers(query, {std::vector<Index>{}}, k, size()).front();
   }
 
-  // Neighbours of many words at once, through one matrix product: result[i] is similar(words[i],
-  // k).
-  std::vector<std::vector<Neighbour>> similar(std::span<const std::string> words,
-                                              Index k = 10) const {
-    constexpr const char* where = "emb::WordVectors::similar";
+  // Neighbours of many words at once, through one matrix product per tile of the table:
+  // result[i] is similar(words[i], k). Throws as similar.
+  std::vector<std::vector<Neighbour>> similar_batch(std::span<const std::string> words,
+                                                    Index k = 10) const {
+    constexpr const char* where = "emb::WordVectors::similar_batch";
     check_k(where, k);
     const Matrix<T>& unit = unit_vectors();
     Matrix<T> queries(static_cast<Index>(words.size()), dim());
@@ -136,53 +173,50 @@ class WordVectors {
   // gensim's most_similar(positive, negative, topn=k, restrict_vocab): the mean of the unit
   // vectors of `positive` minus those of `negative` (each weight 1, divided by their number),
   // normalized, then the k nearest of the first `restrict_vocab` words (all by default), the
-  // input words excluded. Throws std::out_of_range for an unknown word, std::invalid_argument
-  // for no words at all or k < 1.
+  // input words excluded. Throws UnknownWord for an unknown word, std::invalid_argument for no
+  // words at all or k < 1.
   std::vector<Neighbour> most_similar(std::span<const std::string> positive,
                                       std::span<const std::string> negative, Index k = 10,
                                       std::optional<Index> restrict_vocab = {}) const {
-    constexpr const char* where = "emb::WordVectors::most_similar";
-    check_k(where, k);
-    if (positive.empty() && negative.empty()) {
-      detail::throw_invalid(where, ": no words given");
-    }
-    const Matrix<T>& unit = unit_vectors();
-    Matrix<T> query = Matrix<T>::Zero(1, dim());
-    std::vector<Index> inputs;
-    for (const auto& word : positive) inputs.push_back(index_of(where, word));
-    for (const auto& word : negative) inputs.push_back(index_of(where, word));
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (i < positive.size()) {
-        query += unit.row(inputs[i]);
-      } else {
-        query -= unit.row(inputs[i]);
-      }
-    }
-    query /= static_cast<T>(inputs.size());
-    normalize(query);
-    return answers(query, {inputs}, k, restrict_vocab ? std::min(*restrict_vocab, size()) : size())
-        .front();
+    return mean_neighbours("emb::WordVectors::most_similar", positive, negative, k,
+                           restrict_vocab ? std::min(*restrict_vocab, size()) : size());
   }
 
   // "a is to b as c is to ?": the k best words d, inputs excluded. add: 3CosAdd, the words
   // nearest to b - a + c (gensim most_similar(positive=[b, c], negative=[a])); mul: 3CosMul
-  // (gensim most_similar_cosmul(positive=[b, c], negative=[a])). Throws as most_similar.
+  // (gensim most_similar_cosmul(positive=[b, c], negative=[a])). Throws UnknownWord for an
+  // unknown word, std::invalid_argument for k < 1.
   std::vector<Neighbour> analogy(std::string_view a, std::string_view b, std::string_view c,
                                  Index k = 10, AnalogyMethod method = AnalogyMethod::add) const {
-    const std::string positive[] = {std::string(b), std::string(c)};
-    const std::string negative[] = {std::string(a)};
-    if (method == AnalogyMethod::add) return most_similar(positive, negative, k);
     constexpr const char* where = "emb::WordVectors::analogy";
-    check_k(where, k);
-    const Matrix<T>& unit = unit_vectors();
-    const std::vector<Index> inputs{index_of(where, b), index_of(where, c), index_of(where, a)};
-    Matrix<T> queries(3, dim());
-    for (Index i = 0; i < 3; ++i) queries.row(i) = unit.row(inputs[static_cast<std::size_t>(i)]);
-    return cosmul_answers(queries, {inputs}, k, size()).front();
+    const AnalogyQuery query{index_of(where, a), index_of(where, b), index_of(where, c)};
+    return analogies(where, {&query, 1}, k, method, size()).front();
   }
 
-  // The cosine similarity of two words (gensim similarity). Throws std::out_of_range for an
-  // unknown word.
+  // Many analogies at once, by rows (see index()), answered among the first `restrict_vocab`
+  // words (all by default): result[i] is analogy(word(a), word(b), word(c), k, method) for
+  // queries[i]. Throws std::out_of_range for a row outside the table, std::invalid_argument for
+  // k < 1 or restrict_vocab < 1.
+  std::vector<std::vector<Neighbour>> analogy_batch(
+      std::span<const AnalogyQuery> queries, Index k = 10,
+      AnalogyMethod method = AnalogyMethod::add, std::optional<Index> restrict_vocab = {}) const {
+    constexpr const char* where = "emb::WordVectors::analogy_batch";
+    if (restrict_vocab && *restrict_vocab < 1) {
+      detail::throw_invalid(where, ": restrict_vocab must be positive, got ", *restrict_vocab);
+    }
+    for (const auto& q : queries) {
+      for (const Index row : {q.a, q.b, q.c}) {
+        if (row < 0 || row >= size()) {
+          detail::throw_out_of_range(where, ": row ", row, " is out of range [0, ", size(), ")");
+        }
+      }
+    }
+    return analogies(where, queries, k, method,
+                     restrict_vocab ? std::min(*restrict_vocab, size()) : size());
+  }
+
+  // The cosine similarity of two words (gensim similarity). Throws UnknownWord for an unknown
+  // word.
   double similarity(std::string_view w1, std::string_view w2) const {
     constexpr const char* where = "emb::WordVectors::similarity";
     const Matrix<T>& unit = unit_vectors();
@@ -191,8 +225,8 @@ class WordVectors {
 
   // The word least like the others (gensim doesnt_match): the unit vectors' mean is normalized,
   // and the word whose unit vector has the smallest dot product with it is returned (ties: the
-  // smallest word). Throws std::out_of_range for an unknown word, std::invalid_argument for an
-  // empty list.
+  // smallest word). Throws UnknownWord for an unknown word, std::invalid_argument for an empty
+  // list.
   std::string odd_one_out(std::span<const std::string> words) const {
     constexpr const char* where = "emb::WordVectors::odd_one_out";
     if (words.empty()) detail::throw_invalid(where, ": no words given");
@@ -212,147 +246,6 @@ class WordVectors {
     return words[worst];
   }
 
-  // Accuracy on an analogy test set, as gensim's evaluate_word_analogies: sections start at
-  // ": name" lines; a line of other than 4 words is skipped; a question with a word outside the
-  // first restrict_vocab words (upper-cased when case_insensitive) is skipped and counted in
-  // `skipped`; otherwise the answer is the first of the 5 best words (b - a + c, inputs
-  // excluded, searched among the first restrict_vocab words) that is not an input. All questions
-  // go through one batched matrix product. Throws std::runtime_error naming the file when it
-  // cannot be read or a question comes before the first section; std::invalid_argument for
-  // restrict_vocab < 1.
-  AnalogyResult evaluate_analogies(const std::filesystem::path& path,
-                                   const AnalogyOptions& options = {}) const {
-    constexpr const char* where = "emb::WordVectors::evaluate_analogies";
-    check_restrict(where, options.restrict_vocab);
-    const Index n = std::min(options.restrict_vocab, size());
-    const auto known = known_words(n, options.case_insensitive);
-    struct Question {
-      std::size_t section;
-      Index a, b, c;
-      std::string key[4];  // a, b, c, expected as compared
-    };
-    AnalogyResult result;
-    std::vector<Question> questions;
-    const auto lines = detail::read_lines(where, path);
-    for (std::size_t line_no = 0; line_no < lines.size(); ++line_no) {
-      const std::string_view line = lines[line_no];
-      if (line.starts_with(": ")) {
-        std::string_view name = line;
-        while (!name.empty() && (name.front() == ':' || name.front() == ' ')) name.remove_prefix(1);
-        result.sections.push_back({.section = std::string(detail::strip(name))});
-        continue;
-      }
-      if (result.sections.empty()) {
-        detail::throw_file_error(where, path, "line ", line_no + 1,
-                                 ": a question before the first \": section\" line");
-      }
-      const auto fields = detail::split_whitespace(line);
-      if (fields.size() != 4) continue;  // gensim skips it, uncounted
-      Question q{.section = result.sections.size() - 1, .a = 0, .b = 0, .c = 0, .key = {}};
-      bool ok = true;
-      for (std::size_t i = 0; i < 4; ++i) {
-        q.key[i] = options.case_insensitive ? detail::to_upper(fields[i]) : std::string(fields[i]);
-        ok = ok && known.count(q.key[i]) != 0;
-      }
-      if (!ok) {
-        ++result.skipped;
-        continue;
-      }
-      q.a = known.at(q.key[0]), q.b = known.at(q.key[1]), q.c = known.at(q.key[2]);
-      questions.push_back(std::move(q));
-    }
-    const Matrix<T>& unit = unit_vectors();
-    const Index per_question = options.method == AnalogyMethod::add ? 1 : 3;
-    Matrix<T> queries(static_cast<Index>(questions.size()) * per_question, dim());
-    std::vector<std::vector<Index>> excluded(questions.size());
-    for (std::size_t i = 0; i < questions.size(); ++i) {
-      const auto& q = questions[i];
-      const auto row = static_cast<Index>(i) * per_question;
-      if (per_question == 1) {
-        queries.row(row) = (unit.row(q.b) + unit.row(q.c) - unit.row(q.a)) / T(3);
-      } else {
-        queries.row(row) = unit.row(q.b), queries.row(row + 1) = unit.row(q.c);
-        queries.row(row + 2) = unit.row(q.a);
-      }
-      excluded[i] = {q.a, q.b, q.c};
-    }
-    if (per_question == 1) normalize(queries);
-    const auto found = per_question == 1 ? answers(queries, excluded, 5, n)
-                                         : cosmul_answers(queries, excluded, 5, n);
-    for (std::size_t i = 0; i < questions.size(); ++i) {
-      const auto& q = questions[i];
-      std::string predicted;
-      for (const auto& candidate : found[i]) {
-        predicted = options.case_insensitive ? detail::to_upper(candidate.word) : candidate.word;
-        if (known.count(predicted) && predicted != q.key[0] && predicted != q.key[1] &&
-            predicted != q.key[2]) {
-          break;
-        }
-      }
-      auto& section = result.sections[q.section];
-      ++section.total;
-      if (!found[i].empty() && predicted == q.key[3]) ++section.correct;
-    }
-    for (const auto& section : result.sections) {
-      result.correct += section.correct;
-      result.total += section.total;
-    }
-    result.accuracy = result.total == 0
-                          ? 0.0
-                          : static_cast<double>(result.correct) / static_cast<double>(result.total);
-    return result;
-  }
-
-  // Correlation with human similarity judgements, as gensim's evaluate_word_pairs: lines
-  // starting with '#' are skipped, as are lines that are not "word1 word2 score" split by the
-  // delimiter; a pair with a word outside the first restrict_vocab words (upper-cased when
-  // case_insensitive) is counted as OOV and skipped. Pearson and Spearman (average ranks for
-  // ties) between the scores and the cosine similarities; oov_ratio in percent. Throws
-  // std::runtime_error naming the file when it cannot be read or no pair is usable;
-  // std::invalid_argument for restrict_vocab < 1.
-  PairResult evaluate_pairs(const std::filesystem::path& path,
-                            const PairOptions& options = {}) const {
-    constexpr const char* where = "emb::WordVectors::evaluate_pairs";
-    check_restrict(where, options.restrict_vocab);
-    const auto known =
-        known_words(std::min(options.restrict_vocab, size()), options.case_insensitive);
-    const Matrix<T>& unit = unit_vectors();
-    std::vector<double> gold, model;
-    PairResult result;
-    for (const auto& line : detail::read_lines(where, path)) {
-      if (line.starts_with('#')) continue;
-      std::vector<std::string_view> fields;
-      for (std::size_t pos = 0;;) {
-        const std::size_t stop = line.find(options.delimiter, pos);
-        fields.push_back(std::string_view(line).substr(pos, stop - pos));
-        if (stop == std::string::npos) break;
-        pos = stop + 1;
-      }
-      double score = 0;
-      if (fields.size() != 3 || !detail::parse_number(detail::strip(fields[2]), score)) continue;
-      const auto key = [&](std::string_view word) {
-        return options.case_insensitive ? detail::to_upper(word) : std::string(word);
-      };
-      const auto a = known.find(key(fields[0])), b = known.find(key(fields[1]));
-      if (a == known.end() || b == known.end()) {
-        ++result.oov;
-        continue;
-      }
-      gold.push_back(score);
-      model.push_back(static_cast<double>(unit.row(a->second).dot(unit.row(b->second))));
-    }
-    if (gold.empty()) {
-      detail::throw_file_error(where, path, "no usable word pairs (", result.oov,
-                               " with unknown words)");
-    }
-    result.pairs = static_cast<Index>(gold.size());
-    result.pearson = detail::pearson(gold, model);
-    result.spearman = detail::spearman(gold, model);
-    result.oov_ratio =
-        100.0 * static_cast<double>(result.oov) / static_cast<double>(result.pairs + result.oov);
-    return result;
-  }
-
  private:
   struct Cache {
     std::once_flag once;
@@ -367,20 +260,13 @@ class WordVectors {
     return Embedding<T>::from_pretrained(std::move(vectors));
   }
 
-  static void check_restrict(const char* where, Index restrict_vocab) {
-    if (restrict_vocab < 1) {
-      detail::throw_invalid(where, ": restrict_vocab must be positive, got ", restrict_vocab);
-    }
-  }
-
   static void check_k(const char* where, Index k) {
     if (k < 1) detail::throw_invalid(where, ": k must be at least 1, got ", k);
   }
 
   Index index_of(const char* where, std::string_view word) const {
     if (const auto found = vocabulary_.find(word)) return *found;
-    detail::throw_out_of_range(where, ": the word \"", word, "\" is not in the vocabulary (",
-                               size(), " words)");
+    throw UnknownWord(where, word, size());
   }
 
   // Each row scaled to unit norm (the norm taken in double, as gensim's unitvec is accurate).
@@ -391,16 +277,56 @@ class WordVectors {
     }
   }
 
-  // The first n words keyed as the evaluations compare them; of several words with the same key
-  // the first (the most frequent, in a frequency-sorted file) wins, as in gensim.
-  std::unordered_map<std::string, Index> known_words(Index n, bool case_insensitive) const {
-    std::unordered_map<std::string, Index> known;
-    known.reserve(static_cast<std::size_t>(n));
-    for (Index i = 0; i < n; ++i) {
-      const auto& word = vocabulary_.word(i);
-      known.emplace(case_insensitive ? detail::to_upper(word) : word, i);
+  // The mean of the unit vectors of `positive` minus those of `negative`, normalized, and its k
+  // nearest among the first n words, the inputs excluded: similar and most_similar.
+  std::vector<Neighbour> mean_neighbours(const char* where, std::span<const std::string> positive,
+                                         std::span<const std::string> negative, Index k,
+                                         Index n) const {
+    check_k(where, k);
+    if (positive.empty() && negative.empty()) detail::throw_invalid(where, ": no words given");
+    const Matrix<T>& unit = unit_vectors();
+    Matrix<T> query = Matrix<T>::Zero(1, dim());
+    std::vector<Index> inputs;
+    for (const auto& word : positive) inputs.push_back(index_of(where, word));
+    for (const auto& word : negative) inputs.push_back(index_of(where, word));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (i < positive.size()) {
+        query += unit.row(inputs[i]);
+      } else {
+        query -= unit.row(inputs[i]);
+      }
     }
-    return known;
+    query /= static_cast<T>(inputs.size());
+    normalize(query);
+    return answers(query, {inputs}, k, n).front();
+  }
+
+  // 3CosAdd or 3CosMul answers of every query among the first n words, inputs excluded.
+  std::vector<std::vector<Neighbour>> analogies(const char* where,
+                                                std::span<const AnalogyQuery> queries, Index k,
+                                                AnalogyMethod method, Index n) const {
+    check_k(where, k);
+    const Matrix<T>& unit = unit_vectors();
+    const Index per_question = method == AnalogyMethod::add ? 1 : 3;
+    Matrix<T> rows(static_cast<Index>(queries.size()) * per_question, dim());
+    std::vector<std::vector<Index>> excluded(queries.size());
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      const auto& q = queries[i];
+      const auto row = static_cast<Index>(i) * per_question;
+      if (per_question == 1) {
+        // As most_similar(positive=[b, c], negative=[a]) forms it, to the last bit.
+        rows.row(row) = (unit.row(q.b) + unit.row(q.c) - unit.row(q.a)) / T(3);
+      } else {
+        rows.row(row) = unit.row(q.b), rows.row(row + 1) = unit.row(q.c);
+        rows.row(row + 2) = unit.row(q.a);
+      }
+      excluded[i] = {q.b, q.c, q.a};
+    }
+    if (per_question == 1) {
+      normalize(rows);
+      return answers(rows, excluded, k, n);
+    }
+    return cosmul_answers(rows, excluded, k, n);
   }
 
   std::vector<std::vector<Neighbour>> to_neighbours(

@@ -1,0 +1,56 @@
+# Runs the [durable] cases of a test program under strace and checks that every file written
+# through a temporary is durable: the temporary ("name.tmp-<hex>") is fsync'ed (or fdatasync'ed)
+# before it is renamed over its name, and a directory is fsync'ed after each rename, before the
+# next one. -DSTRACE -DTEST -DOUT, from tests/CMakeLists.txt.
+cmake_minimum_required(VERSION 3.20)
+# LeakSanitizer cannot run under ptrace; the sanitizer builds run this test without it.
+if(DEFINED ENV{ASAN_OPTIONS})
+  set(ENV{ASAN_OPTIONS} "$ENV{ASAN_OPTIONS}:detect_leaks=0")
+else()
+  set(ENV{ASAN_OPTIONS} "detect_leaks=0")
+endif()
+execute_process(COMMAND ${STRACE} -f -o ${OUT}
+                        -e trace=open,openat,fsync,fdatasync,rename,renameat,renameat2
+                        ${TEST} "[durable]"
+                RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "${TEST} [durable] failed under strace (${rc})")
+endif()
+file(STRINGS ${OUT} lines)
+set(renames 0)
+set(synced "")            # temporaries fsync'ed so far
+set(directory_due FALSE)  # a rename happened and no directory was fsync'ed since
+foreach(line IN LISTS lines)
+  string(REGEX REPLACE "^[0-9]+ +" "" call "${line}")  # the pid strace -f puts first
+  if(call MATCHES "^open(at)?\\(.*\"([^\"]*\\.tmp-[0-9a-f]+)\", O_RDONLY[^)]*\\) = ([0-9]+)")
+    set(fd_${CMAKE_MATCH_3} "${CMAKE_MATCH_2}")
+  elseif(call MATCHES "^open(at)?\\(.*O_DIRECTORY[^)]*\\) = ([0-9]+)")
+    set(fd_${CMAKE_MATCH_2} "<directory>")
+  elseif(call MATCHES "^open(at)?\\(.*\\) = ([0-9]+)")
+    unset(fd_${CMAKE_MATCH_2})
+  elseif(call MATCHES "^f(data)?sync\\(([0-9]+)\\) += 0")
+    set(path "${fd_${CMAKE_MATCH_2}}")
+    if(path STREQUAL "<directory>")
+      set(directory_due FALSE)
+    elseif(path MATCHES "\\.tmp-")
+      list(APPEND synced "${path}")
+    endif()
+  elseif(call MATCHES "^rename(at2?)?\\(.*\"([^\"]*\\.tmp-[0-9a-f]+)\"")
+    set(temporary "${CMAKE_MATCH_2}")
+    if(directory_due)
+      message(FATAL_ERROR "a rename before the directory of the previous one was fsync'ed: ${line}")
+    endif()
+    if(NOT temporary IN_LIST synced)
+      message(FATAL_ERROR "renamed without an fsync of its data first: ${line}")
+    endif()
+    set(directory_due TRUE)
+    math(EXPR renames "${renames} + 1")
+  endif()
+endforeach()
+if(directory_due)
+  message(FATAL_ERROR "the directory was not fsync'ed after the last rename")
+endif()
+if(renames LESS 4)
+  message(FATAL_ERROR "expected 4 files written through temporaries, saw ${renames} renames")
+endif()
+message(STATUS "${renames} files written durably: fsync, rename, fsync of the directory")
