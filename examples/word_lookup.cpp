@@ -3,6 +3,8 @@
 //   word-lookup similar king                      nearest neighbours of "king"
 //   word-lookup --vectors glove.txt analogy man king woman
 //   word-lookup --json eval-analogies questions-words.txt
+//   word-lookup --vectors table.npy --vocab words.txt similar king
+//   word-lookup --vectors glove.txt convert glove.safetensors --format safetensors
 //   word-lookup                                   an interactive prompt
 //
 // Exit status: 0 done, 1 an unknown word, 2 a missing or malformed file or a usage error.
@@ -12,6 +14,7 @@
 #include <chrono>        // std::chrono::steady_clock
 #include <cmath>         // std::isfinite
 #include <filesystem>    // std::filesystem::path, exists, read_symlink
+#include <fstream>       // std::ifstream
 #include <iostream>      // std::cout, std::cerr, std::cin
 #include <iterator>      // std::begin, std::end
 #include <optional>      // std::optional
@@ -24,6 +27,7 @@
 #include <vector>        // std::vector
 
 #include <emb/io/load.hpp>
+#include <emb/io/tensor_vectors.hpp>
 #include <emb/text/evaluation.hpp>
 #include <emb/text/word_vectors.hpp>
 
@@ -46,7 +50,7 @@ struct UsageError : std::runtime_error {
 // the flags below).
 struct Arguments {
   std::vector<std::string> words;
-  std::optional<std::string> vectors, format, limit, top, restrict, out, method;
+  std::optional<std::string> vectors, format, limit, top, restrict, out, method, vocab, tensor;
   bool json = false, help = false;
 };
 
@@ -82,6 +86,8 @@ Arguments parse_arguments(const std::vector<std::string>& tokens) {
                                        : name == "restrict" ? &args.restrict
                                        : name == "out"      ? &args.out
                                        : name == "method"   ? &args.method
+                                       : name == "vocab"    ? &args.vocab
+                                       : name == "tensor"   ? &args.tensor
                                                             : nullptr;
     if (slot == nullptr) throw UsageError("unknown option --" + name);
     *slot = value;
@@ -121,7 +127,7 @@ std::filesystem::path default_vectors() {
 // What the commands return; render_text and render_json print any of them.
 struct Info {
   emb::Index words = 0, dim = 0;
-  emb::io::VectorFormat format = emb::io::VectorFormat::automatic;
+  std::string format;  // a --format name
   double load_seconds = 0;
 };
 struct WordRows {
@@ -142,8 +148,12 @@ struct Plotted {
   std::string out;
   std::size_t words = 0;
 };
+struct Converted {
+  std::string out, format;
+  emb::Index words = 0;
+};
 using Result = std::variant<Info, WordRows, Neighbours, Similarity, OddOneOut, emb::AnalogyResult,
-                            emb::PairResult, Plotted>;
+                            emb::PairResult, Plotted, Converted>;
 
 template <class... F>
 struct Overloaded : F... {
@@ -162,9 +172,8 @@ void render_text(std::ostream& out, const Result& result) {
   std::visit(
       Overloaded{
           [&](const Info& r) {
-            out << "words: " << r.words << "\ndim: " << r.dim
-                << "\nformat: " << emb::io::to_string(r.format) << "\nload time: " << r.load_seconds
-                << " s\n";
+            out << "words: " << r.words << "\ndim: " << r.dim << "\nformat: " << r.format
+                << "\nload time: " << r.load_seconds << " s\n";
           },
           [&](const WordRows& r) {
             for (std::size_t i = 0; i < r.words.size(); ++i) {
@@ -198,6 +207,9 @@ void render_text(std::ostream& out, const Result& result) {
                 << r.oov + r.pairs << " pairs)\n";
           },
           [&](const Plotted& r) { out << "wrote " << r.out << " (" << r.words << " words)\n"; },
+          [&](const Converted& r) {
+            out << "wrote " << r.out << " (" << r.words << " words, " << r.format << ")\n";
+          },
       },
       result);
 }
@@ -209,7 +221,7 @@ void render_json(std::ostream& out, const Result& result) {
           [](const Info& r) {
             return Json{{"words", r.words},
                         {"dim", r.dim},
-                        {"format", emb::io::to_string(r.format)},
+                        {"format", r.format},
                         {"load_seconds", json_number(r.load_seconds)}};
           },
           [](const WordRows& r) {
@@ -257,6 +269,9 @@ void render_json(std::ostream& out, const Result& result) {
           [](const Plotted& r) {
             return Json{{"out", r.out}, {"words", r.words}};
           },
+          [](const Converted& r) {
+            return Json{{"out", r.out}, {"format", r.format}, {"words", r.words}};
+          },
       },
       result);
   wl::print_json(out, doc);
@@ -266,7 +281,7 @@ void render_json(std::ostream& out, const Result& result) {
 // The loaded vectors and what the info command reports about them.
 struct Loaded {
   Vectors vectors;
-  emb::io::VectorFormat format;
+  std::string format;  // a --format name
   double load_seconds;
 };
 
@@ -347,13 +362,36 @@ constexpr Command commands[] = {
        wl::write_svg_plot(*args.out, words, wl::pca_2d(rows));
        return Plotted{*args.out, words.size()};
      }},
+    {"convert", "convert OUT --format FORMAT",
+     "writes word2vec, word2vec-binary, glove, npy or safetensors", 1, 1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& out) -> Result {
+       const std::string format = args.format.value_or("");
+       const auto words = l.vectors.vocabulary().words();
+       if (format == "npy") {
+         emb::io::save_npy_vectors<float>(out[0], words, l.vectors.vectors());
+       } else if (format == "safetensors") {
+         emb::io::save_safetensors_vectors<float>(out[0], words, l.vectors.vectors());
+       } else if (const auto text = emb::io::parse_format(format);
+                  text && *text != emb::io::VectorFormat::automatic) {
+         emb::io::save_vectors(out[0], words, l.vectors.vectors(), *text);
+       } else {
+         throw UsageError(
+             "convert needs --format word2vec, word2vec-binary, glove, npy or "
+             "safetensors");
+       }
+       return Converted{out[0], format, l.vectors.size()};
+     }},
 };
 
 // --help: the options, then a line per command (a long synopsis puts its summary on the next).
 std::string usage() {
   std::string text =
-      "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]\n"
-      "                   [--limit N] [--json] COMMAND ...\ncommands:\n";
+      "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove|npy|\n"
+      "                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N] [--json]\n"
+      "                   COMMAND ...\n"
+      "  .npy tables take their words from --vocab (one a line; default: the file's .vocab);\n"
+      "  .safetensors from the file (or --vocab), the tensor \"weight\" or --tensor NAME.\n"
+      "  convert's --format names the format it writes; the input's is detected.\ncommands:\n";
   constexpr std::size_t column = 37;
   const auto line = [&](std::string_view synopsis, std::string_view summary) {
     text += "  ";
@@ -399,20 +437,53 @@ class Session {
  private:
   static Loaded load(const Arguments& args) {
     const auto path = args.vectors ? std::filesystem::path(*args.vectors) : default_vectors();
+    // convert's --format names what it writes; what it reads is detected.
+    const bool converting = !args.words.empty() && args.words[0] == "convert";
+    const auto format = converting ? std::nullopt : args.format;
+    const auto start = std::chrono::steady_clock::now();
+    const auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    if (const auto tensor_format = tensor_file_format(path, format)) {
+      auto file = emb::io::load_tensor_vectors<float>(
+          path, {.vocabulary = args.vocab, .tensor = args.tensor});
+      if (args.limit) {
+        const auto limit = std::min(positive_number(args.limit, "limit", 0), file.vectors.rows());
+        file.words.resize(static_cast<std::size_t>(limit));
+        file.vectors.conservativeResize(limit, Eigen::NoChange);
+      }
+      Vectors vectors(emb::Vocabulary(std::move(file.words)), std::move(file.vectors));
+      return {std::move(vectors), *tensor_format, seconds()};
+    }
+    if (args.vocab || args.tensor) {
+      throw UsageError("--vocab and --tensor go with .npy and .safetensors files");
+    }
     emb::io::LoadOptions options{.progress = true};
-    if (args.format) {
-      const auto format = emb::io::parse_format(*args.format);
-      if (!format) throw UsageError("unknown --format \"" + *args.format + "\"");
-      options.format = *format;
+    if (format) {
+      const auto parsed = emb::io::parse_format(*format);
+      if (!parsed) throw UsageError("unknown --format \"" + *format + "\"");
+      options.format = *parsed;
     }
     if (args.limit) options.limit = positive_number(args.limit, "limit", 0);
-    const auto start = std::chrono::steady_clock::now();
     auto file = emb::io::load_vectors<float>(path, options);
-    const auto format = file.format;
+    const std::string name(emb::io::to_string(file.format));
     Vectors vectors(std::move(file));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return {std::move(vectors), format, seconds};
+    return {std::move(vectors), name, seconds()};
+  }
+
+  // "npy" or "safetensors" when `path` is a tensor file: so named by --format, else an .npy by
+  // its magic bytes or a .safetensors by its extension (the format has no magic bytes).
+  static std::optional<std::string> tensor_file_format(const std::filesystem::path& path,
+                                                       const std::optional<std::string>& format) {
+    if (format) {
+      if (*format == "npy" || *format == "safetensors") return *format;
+      return std::nullopt;
+    }
+    char magic[6] = {};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::string_view(magic, sizeof magic) == "\x93NUMPY") return "npy";
+    if (path.extension() == ".safetensors") return "safetensors";
+    return std::nullopt;
   }
 
   Loaded loaded_;
@@ -442,8 +513,10 @@ int interactive(Session& session) {
     }
     try {
       const auto args = parse_arguments(tokens);
-      if (args.vectors || args.format || args.limit) {
-        throw UsageError("--vectors, --format and --limit go on the command line, not here");
+      if (args.vectors || args.limit || args.vocab || args.tensor ||
+          (args.format && (args.words.empty() || args.words[0] != "convert"))) {
+        throw UsageError(
+            "--vectors, --format, --vocab, --tensor and --limit go on the command line, not here");
       }
       session.run(args, std::cout);
     } catch (const emb::UnknownWord& error) {
