@@ -12,7 +12,8 @@ as emb writes word vectors (tensor "weight", vocabulary in __metadata__), then t
   - compare_open_vectors safetensors-load: emb reads the whole table from the safetensors file;
   - compare_open_vectors safetensors-map: emb maps it and reads the header and one row;
   - gensim KeyedVectors.load(..., mmap='r') and one lookup, in a fresh python3 (import included;
-    the in-process time of load + lookup is printed too).
+    the in-process time of load + lookup is printed too);
+  - with --word-lookup, the tool's `vector WORD` on the word2vec binary and safetensors files.
 Wall and CPU (user + system) seconds and the max RSS come from /usr/bin/time; the machine may be
 shared, so CPU seconds are the steadier figure.
 """
@@ -90,6 +91,7 @@ print("inprocess", done - imported, file=sys.stderr)
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tool", required=True, help="compare_open_vectors")
+    parser.add_argument("--word-lookup", help="the word-lookup tool, timed too when given")
     parser.add_argument("--count", type=int, default=400_000)
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
@@ -110,6 +112,11 @@ def main():
             "gensim KeyedVectors.load(mmap='r')": [sys.executable, "-c", GENSIM, paths["kv"],
                                                    word],
         }
+        if args.word_lookup:  # the tool loads the whole table into WordVectors either way
+            routes["word-lookup, word2vec binary"] = [args.word_lookup, "--vectors", paths["bin"],
+                                                      "vector", word]
+            routes["word-lookup, safetensors"] = [args.word_lookup, "--vectors",
+                                                  paths["safetensors"], "vector", word]
         size = table.nbytes / 2**20
         print(f"table {args.count} x {args.dim} float32 = {size:.0f} MiB; word {word}; "
               f"medians of {args.runs} runs, warm page cache")
@@ -119,6 +126,9 @@ def main():
             run(command)  # warm the page cache
             results = [run(command) for _ in range(args.runs)]
             for *_, out in results:
+                if name.startswith("word-lookup"):  # "WORD v1 v2 ..." in shortest form
+                    values = [float(np.float32(v)) for v in out.split()[1:]]
+                    out = "\n".join("%.9g" % v for v in values) + "\n"
                 if out != want:
                     raise SystemExit(f"{name}: wrong answer")
             seconds, cpu, rss = (statistics.median(r[k] for r in results) for k in range(3))
