@@ -28,6 +28,7 @@
 
 #include <emb/io/load.hpp>
 #include <emb/io/tensor_vectors.hpp>
+#include <emb/quantized.hpp>
 #include <emb/text/evaluation.hpp>
 #include <emb/text/word_vectors.hpp>
 
@@ -50,7 +51,8 @@ struct UsageError : std::runtime_error {
 // the flags below).
 struct Arguments {
   std::vector<std::string> words;
-  std::optional<std::string> vectors, format, limit, top, restrict, out, method, vocab, tensor;
+  std::optional<std::string> vectors, format, limit, top, restrict, out, method, storage, vocab,
+      tensor;
   bool json = false, help = false;
 };
 
@@ -86,6 +88,7 @@ Arguments parse_arguments(const std::vector<std::string>& tokens) {
                                        : name == "restrict" ? &args.restrict
                                        : name == "out"      ? &args.out
                                        : name == "method"   ? &args.method
+                                       : name == "storage"  ? &args.storage
                                        : name == "vocab"    ? &args.vocab
                                        : name == "tensor"   ? &args.tensor
                                                             : nullptr;
@@ -387,8 +390,9 @@ constexpr Command commands[] = {
 std::string usage() {
   std::string text =
       "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove|npy|\n"
-      "                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N] [--json]\n"
-      "                   COMMAND ...\n"
+      "                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N]\n"
+      "                   [--storage float32|float16|bfloat16|int8|int4|int2] [--json] COMMAND "
+      "...\n"
       "  .npy tables take their words from --vocab (one a line; default: the file's .vocab);\n"
       "  .safetensors from the file (or --vocab), the tensor \"weight\" or --tensor NAME.\n"
       "  convert's --format names the format it writes; the input's is detected.\ncommands:\n";
@@ -452,7 +456,9 @@ class Session {
         file.words.resize(static_cast<std::size_t>(limit));
         file.vectors.conservativeResize(limit, Eigen::NoChange);
       }
-      Vectors vectors(emb::Vocabulary(std::move(file.words)), std::move(file.vectors));
+      Vectors vectors =
+          args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
+                       : Vectors(emb::Vocabulary(std::move(file.words)), std::move(file.vectors));
       return {std::move(vectors), *tensor_format, seconds()};
     }
     if (args.vocab || args.tensor) {
@@ -467,7 +473,9 @@ class Session {
     if (args.limit) options.limit = positive_number(args.limit, "limit", 0);
     auto file = emb::io::load_vectors<float>(path, options);
     const std::string name(emb::io::to_string(file.format));
-    Vectors vectors(std::move(file));
+    Vectors vectors =
+        args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
+                     : Vectors(std::move(file));
     return {std::move(vectors), name, seconds()};
   }
 
@@ -484,6 +492,19 @@ class Session {
     if (std::string_view(magic, sizeof magic) == "\x93NUMPY") return "npy";
     if (path.extension() == ".safetensors") return "safetensors";
     return std::nullopt;
+  }
+
+  // --storage: the vectors as a compressed table of that storage holds them (docs/QUANTIZED.md),
+  // decoded once for the queries: the answers a compressed table gives, not its memory saving.
+  static Vectors compressed(std::vector<std::string> words, const emb::Matrix<float>& vectors,
+                            const std::string& name) {
+    const auto storage = emb::parse_storage(name);
+    if (!storage) {
+      throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
+                       name + "\"");
+    }
+    const auto table = emb::QuantizedTable::quantize(vectors, *storage);
+    return Vectors(emb::Vocabulary(std::move(words)), table.dequantize());
   }
 
   Loaded loaded_;
@@ -513,10 +534,11 @@ int interactive(Session& session) {
     }
     try {
       const auto args = parse_arguments(tokens);
-      if (args.vectors || args.limit || args.vocab || args.tensor ||
+      if (args.vectors || args.limit || args.storage || args.vocab || args.tensor ||
           (args.format && (args.words.empty() || args.words[0] != "convert"))) {
         throw UsageError(
-            "--vectors, --format, --vocab, --tensor and --limit go on the command line, not here");
+            "--vectors, --format, --vocab, --tensor, --limit and --storage go on the command line, "
+            "not here");
       }
       session.run(args, std::cout);
     } catch (const emb::UnknownWord& error) {

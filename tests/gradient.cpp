@@ -1,5 +1,7 @@
 // Gradient<T>: dense conversion and merging.
 
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <emb/gradient.hpp>
 
@@ -58,4 +60,21 @@ TEMPLATE_TEST_CASE("operator+= rejects another table's gradient and changes noth
                       "gradient of a (6, 2) table");
   CHECK(a.rows == copy.rows);
   CHECK(a.values == copy.values);
+}
+
+TEMPLATE_TEST_CASE("from_dense lists every row of a matrix or a vector", "[gradient]", float,
+                   double) {
+  using T = TestType;
+  Matrix<double> dense(3, 2);
+  dense << 1, 2, 0, 0, -1, 5;
+  const auto g = Gradient<T>::from_dense(dense);
+  CHECK(g.num_embeddings == 3);
+  CHECK(g.rows == std::vector<Index>{0, 1, 2});  // zero rows too: a dense gradient
+  CHECK(g.to_dense() == dense.cast<T>());
+  Eigen::VectorXd bias(4);
+  bias << 1, 2, 3, 4;
+  const auto b = Gradient<T>::from_dense(bias);
+  CHECK(b.num_embeddings == 4);
+  CHECK(b.embedding_dim() == 1);
+  CHECK(b.values.col(0) == bias.cast<T>());
 }

@@ -18,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 #include <emb/detail/float16.hpp>
+#include <emb/detail/half.hpp>
 #include <emb/embedding.hpp>
 #include <emb/io/safetensors.hpp>
 #include <emb/io/tensor_vectors.hpp>
@@ -135,14 +136,14 @@ TEST_CASE("float16 and bfloat16 round to nearest even from double, keeping subno
   const auto bits = f16.ints("bits");
   for (std::size_t i = 0; i < values.size(); ++i) {
     INFO("float16 of " << values[i]);
-    CHECK(emb::detail::float_to_half(values[i]) == bits[i]);
+    CHECK(emb::detail::double_to_half(values[i]) == bits[i]);
   }
   const auto& bf16 = golden_case("bfloat16");
   const auto bf_values = bf16.array("values").values;
   const auto bf_bits = bf16.ints("bits");
   for (std::size_t i = 0; i < bf_values.size(); ++i) {
     INFO("bfloat16 of " << bf_values[i]);
-    CHECK(emb::detail::float_to_bfloat16(bf_values[i]) == bf_bits[i]);
+    CHECK(emb::detail::double_to_bfloat16(bf_values[i]) == bf_bits[i]);
   }
 }
 
@@ -155,12 +156,12 @@ TEST_CASE("every float16 and bfloat16 value widens exactly and narrows back to i
     const float brain = emb::detail::bfloat16_to_float(bits);
     if (std::isnan(half)) {
       mismatches += !std::isnan(static_cast<float>(
-          emb::detail::half_to_float(emb::detail::float_to_half(static_cast<double>(half)))));
+          emb::detail::half_to_float(emb::detail::double_to_half(static_cast<double>(half)))));
     } else {
-      mismatches += emb::detail::float_to_half(static_cast<double>(half)) != bits;
+      mismatches += emb::detail::double_to_half(static_cast<double>(half)) != bits;
     }
     if (!std::isnan(brain)) {
-      mismatches += emb::detail::float_to_bfloat16(static_cast<double>(brain)) != bits;
+      mismatches += emb::detail::double_to_bfloat16(static_cast<double>(brain)) != bits;
     }
   }
   CHECK(mismatches == 0);
@@ -223,7 +224,7 @@ TEST_CASE("load_safetensors reads a tensor larger than one copy block", "[io][sa
   CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "f32") == big);
   CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "bf16") ==
         big.unaryExpr([](float v) {
-          return emb::detail::bfloat16_to_float(emb::detail::float_to_bfloat16(v));
+          return emb::detail::bfloat16_to_float(emb::detail::double_to_bfloat16(v));
         }));
 }
 

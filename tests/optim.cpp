@@ -468,3 +468,54 @@ TEMPLATE_TEST_CASE("optimizers bind to any table whose weight() is a Matrix<T>&"
   static_assert(!std::is_constructible_v<optim::Adam<T>, int&>);
   static_assert(std::is_constructible_v<optim::Adam<T>, Embedding<T>&>);
 }
+
+TEMPLATE_TEST_CASE("an optimizer steps a dense Matrix exactly as the same table", "[optim][dense]",
+                   float, double) {
+  using T = TestType;
+  Matrix<T> start(5, 3);
+  start.setRandom();
+  Matrix<T> g(5, 3);
+  g.setRandom();
+  const auto grad = Gradient<T>::from_dense(g);
+  auto table = Embedding<T>::from_pretrained(start, {}, false);
+  Matrix<T> weight = start;
+  optim::Adam<T> on_table(table, {.lr = 0.1, .amsgrad = true});
+  optim::Adam on_matrix(weight, optim::AdamOptions{.lr = 0.1, .amsgrad = true});  // deduced
+  STATIC_REQUIRE(std::is_same_v<decltype(on_matrix), optim::Adam<T>>);
+  for (int step = 0; step < 3; ++step) {
+    on_table.step(grad);
+    on_matrix.step(grad);
+  }
+  CHECK(weight == table.weight());
+  CHECK(on_matrix.exp_avg_sq() == on_table.exp_avg_sq());
+  CHECK(on_matrix.steps() == 3);
+}
+
+TEMPLATE_TEST_CASE("an optimizer steps a bias vector as an (n, 1) table", "[optim][dense]", float,
+                   double) {
+  using T = TestType;
+  Eigen::VectorX<T> bias(4);
+  bias << T(0.5), T(-1), T(2), T(0);
+  Eigen::VectorX<T> g(4);
+  g << T(1), T(2), T(-3), T(0.25);
+  optim::SGD sgd(bias, optim::SGDOptions{.lr = 0.5, .momentum = 0.9});
+  sgd.step(Gradient<T>::from_dense(g));
+  Eigen::VectorX<T> want(4);
+  want << T(0), T(-2), T(3.5), T(-0.125);  // first step: buffer = g, b -= lr * g
+  require_close<T>(bias, want, "bias after one SGD step");
+  CHECK(sgd.momentum_buffer().rows() == 4);
+  CHECK(sgd.momentum_buffer().cols() == 1);
+  // A gradient of another shape is refused and changes nothing.
+  REQUIRE_THROWS_WITH(sgd.step(Gradient<T>::from_dense(Matrix<T>::Ones(4, 2))),
+                      "emb::optim::SGD::step: the gradient is of a (4, 2) table but the "
+                      "optimizer's table is (4, 1)");
+  require_close<T>(bias, want, "bias after a refused step");
+  // Lazy steps touch only the listed elements.
+  optim::Adagrad<T> adagrad(bias, {.lr = 1, .lazy = true});
+  Gradient<T> one{.num_embeddings = 4, .rows = {2}, .values = Matrix<T>::Constant(1, 1, T(4))};
+  adagrad.step(one);
+  CHECK(bias(0) == want(0));
+  CHECK(bias(1) == want(1));
+  CHECK(bias(3) == want(3));
+  CHECK_THAT(static_cast<double>(bias(2)), Catch::Matchers::WithinAbs(2.5, 1e-6));
+}

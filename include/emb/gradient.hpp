@@ -26,6 +26,24 @@ struct Gradient {
   std::vector<Index> rows;   // strictly increasing; the padding row is never present
   Matrix<T> values;          // (rows.size(), embedding_dim); row k is the gradient of rows[k]
 
+  // The gradient of a dense parameter, every row listed: values is a copy of `dense`
+  // (converted to T). A (rows, cols) matrix is the gradient of a (rows, cols) parameter (a
+  // linear layer's weight); a column vector of n values that of an (n, 1) parameter, which is
+  // how the optimizers see an Eigen::VectorX<T> (a bias).
+  //
+  // Example:
+  //   emb::optim::SGD<float> opt(bias, {.lr = 0.1});   // bias: Eigen::VectorXf
+  //   opt.step(emb::Gradient<float>::from_dense(grad_bias));
+  template <class Derived>
+  static Gradient from_dense(const Eigen::MatrixBase<Derived>& dense) {
+    Gradient g;
+    g.num_embeddings = dense.rows();
+    g.rows.resize(static_cast<std::size_t>(dense.rows()));
+    for (Index i = 0; i < dense.rows(); ++i) g.rows[static_cast<std::size_t>(i)] = i;
+    g.values = dense.template cast<T>();
+    return g;
+  }
+
   // True when no row received gradient (a frozen table, an empty batch, padding only).
   bool empty() const { return rows.empty(); }
 

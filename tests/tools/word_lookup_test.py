@@ -282,8 +282,8 @@ def case_escapes(folder):
 
 
 USAGE = """usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove|npy|
-                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N] [--json]
-                   COMMAND ...
+                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N]
+                   [--storage float32|float16|bfloat16|int8|int4|int2] [--json] COMMAND ...
   .npy tables take their words from --vocab (one a line; default: the file's .vocab);
   .safetensors from the file (or --vocab), the tensor "weight" or --tensor NAME.
   convert's --format names the format it writes; the input's is detected.
@@ -301,6 +301,31 @@ commands:
   convert OUT --format FORMAT          writes word2vec, word2vec-binary, glove, npy or safetensors
   (no COMMAND)                         an interactive prompt with the same commands, help, quit
 """
+
+
+def case_storage(folder):
+    """--storage: the answers of a compressed table. float16 vectors are the file's rounded to
+    nearest even (Python's struct 'e' rounds so too); int8 ones within a step of the row's range;
+    a storage PyTorch refuses for the width, or an unknown one, is an error with status 2."""
+    words, vectors, paths = small_files(folder)
+    v = paths["word2vec-binary"]
+    doc = ok_json(run("--vectors", v, "--storage", "float16", "--json", "vector", "w3"), "float16")
+    half = [struct.unpack("<e", struct.pack("<e", struct.unpack("<f", struct.pack("<f", x))[0]))[0]
+            for x in vectors[3]]
+    # Printed to 8 significant digits: close enough to tell the half from the file's value.
+    check(all(abs(a - b) <= 5e-8 * abs(b) for a, b in zip(doc["vectors"][0]["vector"], half)),
+          f"float16 vector {doc} want {half}")
+    doc = ok_json(run("--vectors", v, "--storage", "int8", "--json", "vector", "w3"), "int8")
+    step = (max(vectors[3]) - min(vectors[3])) / 255
+    check(all(abs(a - b) <= step for a, b in zip(doc["vectors"][0]["vector"], vectors[3])),
+          f"int8 vector {doc}")
+    ok_json(run("--vectors", v, "--storage", "int4", "--json", "similar", "w3"), "int4 similar")
+    refused = run("--vectors", v, "--storage", "int2", "info")
+    check(refused.returncode == 2 and "multiple of 4" in refused.stderr,
+          f"int2 at width 6: {refused.returncode} {refused.stderr!r}")
+    unknown = run("--vectors", v, "--storage", "int3", "info")
+    check(unknown.returncode == 2 and "--storage is float32" in unknown.stderr,
+          f"--storage int3: {unknown.returncode} {unknown.stderr!r}")
 
 
 def case_help(folder):

@@ -1,5 +1,5 @@
 #pragma once
-// The Adam row update shared by emb::optim::Adam and AdamW: PyTorch's dense formula
+// The Adam row update of emb::optim::AdamFamily (Adam and AdamW): PyTorch's dense formula
 // (torch/optim/adam.py and adamw.py, _single_tensor_adam[w]) and SparseAdam's
 // (torch/optim/_functional.py, sparse_adam) for lazy steps.
 
@@ -92,69 +92,6 @@ struct AdamStep {
         w[at + j] = w[at + j] + neg_sparse_step * (m[at + j] / (root[j] + eps));
       }
     });
-  }
-};
-
-// Adam and AdamW: the same state and step, with L2 or decoupled weight decay.
-template <class Derived, class T, class Options, bool decoupled>
-class AdamFamily : public Optimizer<Derived, T, Options, 3> {
-  using Base = Optimizer<Derived, T, Options, 3>;
-  friend Base;
-
- public:
-  // One step with the gradient of the bound table. Throws std::invalid_argument (or
-  // std::out_of_range for a row outside the table) when the gradient does not fit the table;
-  // nothing changes then. Cost: one fused pass over table and state (dense), or
-  // O(gradient rows x dim) (lazy).
-  void step(const Gradient<T>& grad) {
-    this->check_step(grad);
-    const auto& o = this->options_;
-    const AdamStep<T> c(o.lr, o.betas, o.eps, o.weight_decay, decoupled, o.maximize,
-                        this->steps_ + 1);
-    const bool with_l2 = !decoupled && o.weight_decay != 0;  // PyTorch skips a zero decay
-    with_flags(with_l2, o.amsgrad, [&](auto l2, auto amsgrad) {
-      this->apply(grad, o.lazy, [&](Index row, const T* g) {
-        T* w = this->weight_row(row);
-        T* m = this->state_row(exp_avg_index, row);
-        T* v = this->state_row(exp_avg_sq_index, row);
-        T* vmax = o.amsgrad ? this->state_row(max_exp_avg_sq_index, row) : nullptr;
-        if (o.lazy) {
-          c.sparse_row(l2, amsgrad, w, g, m, v, vmax, this->dim_);
-        } else {
-          c.dense_row(l2, amsgrad, w, g, m, v, vmax, this->dim_);
-        }
-      });
-    });
-  }
-
-  // The first and second moments, (num_embeddings, embedding_dim).
-  const Matrix<T>& exp_avg() const { return this->state_[exp_avg_index]; }
-  const Matrix<T>& exp_avg_sq() const { return this->state_[exp_avg_sq_index]; }
-  // The running maximum of exp_avg_sq with amsgrad; empty (0, 0) without.
-  const Matrix<T>& max_exp_avg_sq() const { return this->state_[max_exp_avg_sq_index]; }
-
- protected:
-  using Base::Base;
-
- private:
-  static constexpr std::size_t exp_avg_index = 0, exp_avg_sq_index = 1, max_exp_avg_sq_index = 2;
-
-  // lr >= 0, betas in [0, 1), eps > 0, weight_decay >= 0.
-  static void check(const Options& o) {
-    check_non_negative(Derived::name, "lr", o.lr);
-    check_beta(Derived::name, "betas[0]", o.betas[0]);
-    check_beta(Derived::name, "betas[1]", o.betas[1]);
-    check_positive(Derived::name, "eps", o.eps);
-    check_non_negative(Derived::name, "weight_decay", o.weight_decay);
-  }
-  template <class O>
-  static auto fields(O& o) {
-    return std::tie(o.lr, o.betas, o.eps, o.weight_decay, o.amsgrad, o.maximize, o.lazy);
-  }
-  static std::array<std::pair<Index, Index>, 3> state_shapes(const Options& o, Index num,
-                                                             Index dim) {
-    const std::pair<Index, Index> full{num, dim}, none{0, 0};
-    return {full, full, o.amsgrad ? full : none};
   }
 };
 

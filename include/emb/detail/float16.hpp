@@ -1,33 +1,13 @@
 #pragma once
-// IEEE binary16 (float16, NumPy's f2, safetensors' F16) and bfloat16 (BF16) as stored bits:
-// widening is exact; narrowing rounds once, to nearest even, from the double value (so a double
-// is not rounded twice through float), keeps subnormals, and overflows to infinity.
+// Narrowing a double to IEEE binary16 (float16, NumPy's f2, safetensors' F16) or bfloat16 (BF16)
+// bits, rounded once, to nearest even, from the double itself (a double is not rounded twice
+// through float, as NumPy's float64 -> float16 does), keeping subnormals and overflowing to
+// infinity. Widening, and narrowing from float, are in detail/half.hpp.
 
 #include <bit>      // std::bit_cast
-#include <cmath>    // std::ldexp
 #include <cstdint>  // std::uint16_t, std::uint32_t, std::uint64_t
 
 namespace emb::detail {
-
-// float16 bits -> float, exactly (subnormals, infinities and NaN payloads kept).
-inline float half_to_float(std::uint16_t bits) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
-  const std::uint32_t exponent = (bits >> 10) & 0x1fu;
-  const std::uint32_t mantissa = bits & 0x3ffu;
-  if (exponent == 0x1f) {
-    return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
-  }
-  // A normal value is (1024 + m) * 2^(e - 25), a subnormal m * 2^-24: both exact in float.
-  const float magnitude = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), -24)
-                                        : std::ldexp(static_cast<float>(1024 + mantissa),
-                                                     static_cast<int>(exponent) - 25);
-  return std::bit_cast<float>(sign | std::bit_cast<std::uint32_t>(magnitude));
-}
-
-// bfloat16 bits -> float: the upper half of a float, exactly.
-inline float bfloat16_to_float(std::uint16_t bits) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
-}
 
 // The bits of `value` in a binary format with `mantissa_bits` stored mantissa bits and exponent
 // bias `bias` (float16: 10, 15; bfloat16: 7, 127), rounded to nearest, ties to even.
@@ -67,10 +47,10 @@ std::uint16_t narrow_float(double value) {
   return static_cast<std::uint16_t>(sign | result);
 }
 
-inline std::uint16_t float_to_half(double value) {
+inline std::uint16_t double_to_half(double value) {
   return narrow_float<10, 15>(value);
 }
-inline std::uint16_t float_to_bfloat16(double value) {
+inline std::uint16_t double_to_bfloat16(double value) {
   return narrow_float<7, 127>(value);
 }
 

@@ -1,26 +1,16 @@
 #pragma once
-// What every optimizer in emb::optim shares: binding to a table's weight, the learning rate and
-// step counter, option checks, the gradient check, the row loops of a dense and a lazy step, and
-// saving and loading its state.
+// The internals every optimizer in emb::optim shares: option checks, the gradient check and the
+// row loops of a dense and a lazy step. The public surface (lr, set_lr, steps, options, save,
+// load) is emb::optim::Optimizer in emb/optim/optimizer.hpp.
 
 #include <algorithm>    // std::lower_bound, std::min
-#include <array>        // std::array
 #include <cmath>        // std::sqrt
-#include <concepts>     // std::same_as
 #include <cstddef>      // std::size_t
-#include <cstdint>      // std::int64_t
-#include <istream>      // std::istream
-#include <ostream>      // std::ostream
-#include <string>       // std::string
-#include <type_traits>  // std::remove_cvref_t, std::bool_constant, std::is_same_v
-#include <utility>      // std::declval
+#include <type_traits>  // std::bool_constant, std::is_same_v
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/checkpoint.hpp"
-#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
-#include "emb/detail/prefetch.hpp"
 #include "emb/gradient.hpp"
 #include "emb/types.hpp"
 
@@ -29,18 +19,6 @@
 #endif
 
 namespace emb::detail {
-
-// A table an optimizer can bind to: anything whose weight() is a Matrix<T>& (Embedding<T>,
-// EmbeddingBag<T>).
-template <class Table, class T>
-concept TableOf = requires(Table& table) {
-  { table.weight() } -> std::same_as<Matrix<T>&>;
-};
-
-// The element type of a table, for the optimizers' deduction guides: SGD opt(table, {...}).
-template <class Table>
-using table_scalar_t =
-    typename std::remove_cvref_t<decltype(std::declval<Table&>().weight())>::Scalar;
 
 // `value` must be >= 0 (NaN fails too).
 inline void check_non_negative(const char* where, const char* name, double value) {
@@ -174,139 +152,5 @@ void for_each_listed_row(const Gradient<T>& grad, Index dim, Update&& update, Pr
     update(grad.rows[static_cast<std::size_t>(k)], grad.values.data() + k * dim);
   });
 }
-
-// The part of an optimizer that does not depend on its formula. `Derived` provides:
-//   static constexpr const char* name;               "emb::optim::Adam"
-//   static constexpr std::size_t state_count;        how many state matrices it keeps
-//   static void check(const Options&);               throws std::invalid_argument
-//   static auto fields(auto& options);               std::tie of every option, in order
-//   static std::array<std::pair<Index, Index>, K> state_shapes(const Options&, Index, Index);
-// and keeps its state in state_[0 .. state_count), allocated (zeros) by this constructor.
-template <class Derived, class T, class Options, std::size_t K>
-class Optimizer {
-  static_assert(is_real_v<T>, "emb::optim: T must be float or double");
-
- public:
-  using Scalar = T;
-
-  // The learning rate of the next step.
-  double lr() const { return options_.lr; }
-
-  // Sets the learning rate of the next steps, for schedules (as writing param_group['lr'] in
-  // PyTorch). Throws std::invalid_argument for a negative or NaN lr; nothing changes then.
-  void set_lr(double lr) {
-    check_non_negative(Derived::name, "lr", lr);
-    options_.lr = lr;
-  }
-
-  // How many times step() has been called (since construction or since the state loaded).
-  std::int64_t steps() const { return steps_; }
-
-  // The options in force, lr included.
-  const Options& options() const { return options_; }
-
-  // Writes the options, the step counter and the state (not the table: save it separately) as
-  // one checkpoint record; see docs/OPTIMIZERS.md for the format. Throws std::runtime_error when
-  // the stream fails.
-  void save(std::ostream& out) const {
-    checkpoint::Writer writer;
-    std::apply([&](const auto&... field) { (writer.put(field), ...); }, Derived::fields(options_));
-    writer.put(steps_);
-    for (const auto& s : state_) writer.put(s);
-    writer.write(out, Derived::name, checkpoint::type_tag<T>);
-  }
-
-  // Reads what save() wrote: options (lr included, as PyTorch's load_state_dict), step counter
-  // and state. Throws std::runtime_error for a truncated or corrupted stream, or one written by
-  // another optimizer, for another element type or for a table of another shape; the optimizer
-  // is then unchanged.
-  void load(std::istream& in) { adopt(read_state(in)); }
-
- protected:
-  Optimizer(Matrix<T>& weight, const Options& options)
-      : weight_(&weight),
-        num_(weight.rows()),
-        dim_(weight.cols()),
-        options_((Derived::check(options), options)) {
-    const auto shapes = Derived::state_shapes(options_, num_, dim_);
-    for (std::size_t s = 0; s < K; ++s) {
-      state_[s] = allocate_table<T>(shapes[s].first, shapes[s].second);
-      state_[s].setZero();
-    }
-  }
-
-  // Checks the gradient (and that nobody resized the table since construction) before a step.
-  void check_step(const Gradient<T>& grad) const {
-    if (weight_->rows() != num_ || weight_->cols() != dim_) {
-      throw_invalid(Derived::name, "::step: the table was resized from (", num_, ", ", dim_,
-                    ") to (", weight_->rows(), ", ", weight_->cols(),
-                    ") after the optimizer was made");
-    }
-    check_gradient(Derived::name, grad, num_, dim_);
-  }
-
-  // Runs update(row, g) over every row (dense) or the gradient's rows (lazy), then counts the
-  // step.
-  template <class Update>
-  void apply(const Gradient<T>& grad, bool lazy, Update&& update) {
-    if (lazy) {
-      for_each_listed_row(grad, dim_, update, [this](Index row) {
-        prefetch_row(*weight_, row, true);
-        for (auto& s : state_) {
-          if (s.size() != 0) prefetch_row(s, row, true);
-        }
-      });
-    } else {
-      for_each_row(grad, num_, dim_, update);
-    }
-    ++steps_;
-  }
-
-  T* weight_row(Index row) { return weight_->data() + row * dim_; }
-  T* state_row(std::size_t s, Index row) { return state_[s].data() + row * state_[s].cols(); }
-
-  Matrix<T>* weight_;
-  Index num_, dim_;
-  Options options_;
-  std::int64_t steps_ = 0;
-  std::array<Matrix<T>, K> state_;
-
- private:
-  friend struct checkpoint::Access;
-
-  struct Loaded {
-    Options options{};
-    std::int64_t steps = 0;
-    std::array<Matrix<T>, K> state{};
-  };
-
-  static std::string load_name() { return std::string(Derived::name) + "::load"; }
-
-  Loaded read_state(std::istream& in) const {
-    const std::string where = load_name();
-    auto reader = checkpoint::Reader::read(in, where, Derived::name, checkpoint::type_tag<T>);
-    Loaded loaded{.options = options_};
-    std::apply([&](auto&... field) { (reader.get(field), ...); }, Derived::fields(loaded.options));
-    try {
-      Derived::check(loaded.options);
-    } catch (const std::invalid_argument& e) {
-      throw_runtime(where, ": the stream holds invalid options (", e.what(), ")");
-    }
-    reader.get(loaded.steps);
-    if (loaded.steps < 0) throw_runtime(where, ": the stream holds a negative step count");
-    const auto shapes = Derived::state_shapes(loaded.options, num_, dim_);
-    for (std::size_t s = 0; s < K; ++s) {
-      loaded.state[s] = reader.template matrix<T>(shapes[s].first, shapes[s].second);
-    }
-    reader.finish();
-    return loaded;
-  }
-
-  void adopt(Loaded&& loaded) noexcept {
-    options_ = loaded.options;
-    steps_ = loaded.steps;
-    for (std::size_t s = 0; s < K; ++s) state_[s].swap(loaded.state[s]);
-  }
-};
 
 }  // namespace emb::detail

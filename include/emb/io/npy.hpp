@@ -26,7 +26,7 @@
 #include "emb/detail/check.hpp"
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
-#include "emb/detail/float16.hpp"
+#include "emb/detail/half.hpp"
 #include "emb/detail/mapped_file.hpp"
 #include "emb/detail/utf8.hpp"
 #include "emb/mapped_table.hpp"

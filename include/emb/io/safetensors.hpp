@@ -32,6 +32,7 @@
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
 #include "emb/detail/float16.hpp"
+#include "emb/detail/half.hpp"
 #include "emb/detail/mapped_file.hpp"
 #include "emb/detail/utf8.hpp"
 #include "emb/mapped_table.hpp"
@@ -581,10 +582,10 @@ inline void save_safetensors(const std::filesystem::path& path,
                     bits = std::bit_cast<std::uint32_t>(static_cast<float>(value));
                     break;
                   case detail::FloatDtype::f16:
-                    bits = emb::detail::float_to_half(static_cast<double>(value));
+                    bits = emb::detail::double_to_half(static_cast<double>(value));
                     break;
                   case detail::FloatDtype::bf16:
-                    bits = emb::detail::float_to_bfloat16(static_cast<double>(value));
+                    bits = emb::detail::double_to_bfloat16(static_cast<double>(value));
                     break;
                 }
                 for (std::size_t i = 0; i < bytes; ++i)

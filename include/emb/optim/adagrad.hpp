@@ -8,6 +8,7 @@
 
 #include "emb/detail/optimizer.hpp"
 #include "emb/gradient.hpp"
+#include "emb/optim/optimizer.hpp"
 #include "emb/types.hpp"
 
 namespace emb::optim {
@@ -37,20 +38,21 @@ struct AdagradOptions {
 //   emb::optim::Adagrad<double> opt(table, {.lr = 0.1, .lazy = true});
 //   opt.step(table.backward(indices, grad_output));
 template <class T>
-class Adagrad : public detail::Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
-  using Base = detail::Optimizer<Adagrad<T>, T, AdagradOptions, 1>;
+class Adagrad : public Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
+  using Base = Optimizer<Adagrad<T>, T, AdagradOptions, 1>;
   friend Base;
 
  public:
   static constexpr const char* name = "emb::optim::Adagrad";
 
-  // Binds to table.weight() (the table must outlive the optimizer) and allocates the sum of
+  // Binds to a Parameter (a table, a Matrix<T> or an Eigen::VectorX<T>; it must outlive the
+  // optimizer) and allocates the sum of
   // squares (num_embeddings, embedding_dim), filled with initial_accumulator_value. Throws
   // std::invalid_argument for a negative lr, lr_decay, weight_decay or
   // initial_accumulator_value, and for eps <= 0.
-  template <class Table>
-  requires detail::TableOf<Table, T>
-  explicit Adagrad(Table& table, AdagradOptions options = {}) : Base(table.weight(), options) {
+  template <class P>
+  requires Parameter<P, T>
+  explicit Adagrad(P& parameter, AdagradOptions options = {}) : Base(parameter, options) {
     this->state_[sum_index].setConstant(static_cast<T>(options.initial_accumulator_value));
   }
 
@@ -120,7 +122,7 @@ class Adagrad : public detail::Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
   }
 };
 
-template <class Table>
-Adagrad(Table&, AdagradOptions = {}) -> Adagrad<detail::table_scalar_t<Table>>;
+template <class P>
+Adagrad(P&, AdagradOptions = {}) -> Adagrad<parameter_scalar_t<P>>;
 
 }  // namespace emb::optim

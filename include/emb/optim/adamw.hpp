@@ -3,7 +3,7 @@
 
 #include <array>  // std::array
 
-#include "emb/detail/adam.hpp"
+#include "emb/optim/adam.hpp"  // AdamFamily
 
 namespace emb::optim {
 
@@ -35,22 +35,23 @@ struct AdamWOptions {
 //   emb::optim::AdamW<float> opt(table, {.lr = 1e-3, .weight_decay = 1e-2});
 //   opt.step(table.backward(indices, grad_output));
 template <class T>
-class AdamW : public detail::AdamFamily<AdamW<T>, T, AdamWOptions, true> {
-  using Base = detail::AdamFamily<AdamW<T>, T, AdamWOptions, true>;
+class AdamW : public AdamFamily<AdamW<T>, T, AdamWOptions, true> {
+  using Base = AdamFamily<AdamW<T>, T, AdamWOptions, true>;
 
  public:
   static constexpr const char* name = "emb::optim::AdamW";
 
-  // Binds to table.weight() (the table must outlive the optimizer) and allocates the moments,
+  // Binds to a Parameter (a table, a Matrix<T> or an Eigen::VectorX<T>; it must outlive the
+  // optimizer) and allocates the moments,
   // (num_embeddings, embedding_dim) each, plus the amsgrad maximum when asked. Throws
   // std::invalid_argument for a negative lr or weight_decay, betas outside [0, 1), eps <= 0.
-  // step(), exp_avg(), exp_avg_sq(), max_exp_avg_sq(): see detail::AdamFamily.
-  template <class Table>
-  requires detail::TableOf<Table, T>
-  explicit AdamW(Table& table, AdamWOptions options = {}) : Base(table.weight(), options) {}
+  // step(), exp_avg(), exp_avg_sq(), max_exp_avg_sq(): see AdamFamily (emb/optim/adam.hpp).
+  template <class P>
+  requires Parameter<P, T>
+  explicit AdamW(P& parameter, AdamWOptions options = {}) : Base(parameter, options) {}
 };
 
-template <class Table>
-AdamW(Table&, AdamWOptions = {}) -> AdamW<detail::table_scalar_t<Table>>;
+template <class P>
+AdamW(P&, AdamWOptions = {}) -> AdamW<parameter_scalar_t<P>>;
 
 }  // namespace emb::optim

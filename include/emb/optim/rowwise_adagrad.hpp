@@ -10,6 +10,7 @@
 
 #include "emb/detail/optimizer.hpp"
 #include "emb/gradient.hpp"
+#include "emb/optim/optimizer.hpp"
 #include "emb/types.hpp"
 
 namespace emb::optim {
@@ -44,21 +45,22 @@ struct RowWiseAdagradOptions {
 //   emb::optim::RowWiseAdagrad<float> opt(table, {.lr = 0.05, .lazy = true});
 //   opt.step(table.backward(indices, grad_output));
 template <class T>
-class RowWiseAdagrad : public detail::Optimizer<RowWiseAdagrad<T>, T, RowWiseAdagradOptions, 1> {
-  using Base = detail::Optimizer<RowWiseAdagrad<T>, T, RowWiseAdagradOptions, 1>;
+class RowWiseAdagrad : public Optimizer<RowWiseAdagrad<T>, T, RowWiseAdagradOptions, 1> {
+  using Base = Optimizer<RowWiseAdagrad<T>, T, RowWiseAdagradOptions, 1>;
   friend Base;
 
  public:
   static constexpr const char* name = "emb::optim::RowWiseAdagrad";
 
-  // Binds to table.weight() (the table must outlive the optimizer) and allocates one sum per
+  // Binds to a Parameter (a table, a Matrix<T> or an Eigen::VectorX<T>; it must outlive the
+  // optimizer) and allocates one sum per
   // row, (num_embeddings, 1), filled with initial_accumulator_value. Throws
   // std::invalid_argument for a negative lr, weight_decay or initial_accumulator_value, for
   // eps <= 0 and for an unknown weight_decay_mode.
-  template <class Table>
-  requires detail::TableOf<Table, T>
-  explicit RowWiseAdagrad(Table& table, RowWiseAdagradOptions options = {})
-      : Base(table.weight(), options) {
+  template <class P>
+  requires Parameter<P, T>
+  explicit RowWiseAdagrad(P& parameter, RowWiseAdagradOptions options = {})
+      : Base(parameter, options) {
     this->state_[sum_index].setConstant(static_cast<T>(options.initial_accumulator_value));
   }
 
@@ -118,7 +120,7 @@ class RowWiseAdagrad : public detail::Optimizer<RowWiseAdagrad<T>, T, RowWiseAda
   }
 };
 
-template <class Table>
-RowWiseAdagrad(Table&, RowWiseAdagradOptions = {}) -> RowWiseAdagrad<detail::table_scalar_t<Table>>;
+template <class P>
+RowWiseAdagrad(P&, RowWiseAdagradOptions = {}) -> RowWiseAdagrad<parameter_scalar_t<P>>;
 
 }  // namespace emb::optim

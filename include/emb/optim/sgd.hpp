@@ -8,6 +8,7 @@
 
 #include "emb/detail/optimizer.hpp"
 #include "emb/gradient.hpp"
+#include "emb/optim/optimizer.hpp"
 #include "emb/types.hpp"
 
 namespace emb::optim {
@@ -41,20 +42,21 @@ struct SGDOptions {
 //   emb::optim::SGD<float> opt(table, {.lr = 0.1, .lazy = true});
 //   opt.step(table.backward(indices, grad_output));
 template <class T>
-class SGD : public detail::Optimizer<SGD<T>, T, SGDOptions, 1> {
-  using Base = detail::Optimizer<SGD<T>, T, SGDOptions, 1>;
+class SGD : public Optimizer<SGD<T>, T, SGDOptions, 1> {
+  using Base = Optimizer<SGD<T>, T, SGDOptions, 1>;
   friend Base;
 
  public:
   static constexpr const char* name = "emb::optim::SGD";
 
-  // Binds to table.weight() (the table must outlive the optimizer) and allocates the momentum
+  // Binds to a Parameter (a table, a Matrix<T> or an Eigen::VectorX<T>; it must outlive the
+  // optimizer) and allocates the momentum
   // buffer (num_embeddings, embedding_dim) when momentum != 0. Throws std::invalid_argument for
   // a negative lr, momentum or weight_decay, and for nesterov without momentum or with
   // dampening.
-  template <class Table>
-  requires detail::TableOf<Table, T>
-  explicit SGD(Table& table, SGDOptions options = {}) : Base(table.weight(), options) {}
+  template <class P>
+  requires Parameter<P, T>
+  explicit SGD(P& parameter, SGDOptions options = {}) : Base(parameter, options) {}
 
   // One step with the gradient of the bound table. Throws std::invalid_argument (or
   // std::out_of_range for a row outside the table) when the gradient does not fit the table;
@@ -127,7 +129,7 @@ class SGD : public detail::Optimizer<SGD<T>, T, SGDOptions, 1> {
   }
 };
 
-template <class Table>
-SGD(Table&, SGDOptions = {}) -> SGD<detail::table_scalar_t<Table>>;
+template <class P>
+SGD(P&, SGDOptions = {}) -> SGD<parameter_scalar_t<P>>;
 
 }  // namespace emb::optim
