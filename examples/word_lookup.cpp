@@ -3,6 +3,8 @@
 //   word-lookup similar king                      nearest neighbours of "king"
 //   word-lookup --vectors glove.txt analogy man king woman
 //   word-lookup --json eval-analogies questions-words.txt
+//   word-lookup --vectors table.npy --vocab words.txt similar king
+//   word-lookup --vectors glove.txt convert glove.safetensors --format safetensors
 //   word-lookup                                   an interactive prompt
 //
 // Exit status: 0 done, 1 an unknown word, 2 a missing or malformed file or a usage error.
@@ -26,6 +28,7 @@
 
 #include <emb/io/fasttext_bin.hpp>
 #include <emb/io/load.hpp>
+#include <emb/io/tensor_vectors.hpp>
 #include <emb/quantized.hpp>
 #include <emb/text/evaluation.hpp>
 #include <emb/text/fasttext_vectors.hpp>
@@ -50,7 +53,8 @@ struct UsageError : std::runtime_error {
 // the flags below).
 struct Arguments {
   std::vector<std::string> words;
-  std::optional<std::string> vectors, format, limit, top, restrict, out, method, storage;
+  std::optional<std::string> vectors, format, limit, top, restrict, out, method, storage, vocab,
+      tensor;
   bool json = false, help = false;
 };
 
@@ -87,6 +91,8 @@ Arguments parse_arguments(const std::vector<std::string>& tokens) {
                                        : name == "out"      ? &args.out
                                        : name == "method"   ? &args.method
                                        : name == "storage"  ? &args.storage
+                                       : name == "vocab"    ? &args.vocab
+                                       : name == "tensor"   ? &args.tensor
                                                             : nullptr;
     if (slot == nullptr) throw UsageError("unknown option --" + name);
     *slot = value;
@@ -132,14 +138,11 @@ struct Subwords {
 // What the commands return; render_text and render_json print any of them.
 struct Info {
   emb::Index words = 0, dim = 0;
-  emb::io::VectorFormat format = emb::io::VectorFormat::automatic;
+  std::string format;  // a --format name
   double load_seconds = 0;
   std::optional<Subwords> subwords;  // a fastText .bin model
 };
 
-std::string_view format_name(const Info& r) {
-  return r.subwords ? "fasttext-bin" : emb::io::to_string(r.format);
-}
 struct WordRows {
   std::vector<std::string> words;
   emb::Matrix<float> vectors;  // row i: the vector of words[i]
@@ -158,8 +161,12 @@ struct Plotted {
   std::string out;
   std::size_t words = 0;
 };
+struct Converted {
+  std::string out, format;
+  emb::Index words = 0;
+};
 using Result = std::variant<Info, WordRows, Neighbours, Similarity, OddOneOut, emb::AnalogyResult,
-                            emb::PairResult, Plotted>;
+                            emb::PairResult, Plotted, Converted>;
 
 template <class... F>
 struct Overloaded : F... {
@@ -178,7 +185,7 @@ void render_text(std::ostream& out, const Result& result) {
   std::visit(
       Overloaded{
           [&](const Info& r) {
-            out << "words: " << r.words << "\ndim: " << r.dim << "\nformat: " << format_name(r);
+            out << "words: " << r.words << "\ndim: " << r.dim << "\nformat: " << r.format;
             if (r.subwords) {
               out << "\nminn: " << r.subwords->minn << "\nmaxn: " << r.subwords->maxn
                   << "\nbucket: " << r.subwords->bucket << "\nngram rows: " << r.subwords->bucket;
@@ -217,6 +224,9 @@ void render_text(std::ostream& out, const Result& result) {
                 << r.oov + r.pairs << " pairs)\n";
           },
           [&](const Plotted& r) { out << "wrote " << r.out << " (" << r.words << " words)\n"; },
+          [&](const Converted& r) {
+            out << "wrote " << r.out << " (" << r.words << " words, " << r.format << ")\n";
+          },
       },
       result);
 }
@@ -228,7 +238,7 @@ void render_json(std::ostream& out, const Result& result) {
           [](const Info& r) {
             Json info{{"words", r.words},
                       {"dim", r.dim},
-                      {"format", format_name(r)},
+                      {"format", r.format},
                       {"load_seconds", json_number(r.load_seconds)}};
             if (r.subwords) {
               info["minn"] = r.subwords->minn;
@@ -283,6 +293,9 @@ void render_json(std::ostream& out, const Result& result) {
           [](const Plotted& r) {
             return Json{{"out", r.out}, {"words", r.words}};
           },
+          [](const Converted& r) {
+            return Json{{"out", r.out}, {"format", r.format}, {"words", r.words}};
+          },
       },
       result);
   wl::print_json(out, doc);
@@ -292,7 +305,7 @@ void render_json(std::ostream& out, const Result& result) {
 // The loaded vectors and what the info command reports about them.
 struct Loaded {
   Vectors vectors;
-  emb::io::VectorFormat format;
+  std::string format;  // a --format name
   double load_seconds;
   std::optional<Subwords> subwords;  // a fastText .bin model
   std::filesystem::path path;
@@ -375,14 +388,37 @@ constexpr Command commands[] = {
        wl::write_svg_plot(*args.out, words, wl::pca_2d(rows));
        return Plotted{*args.out, words.size()};
      }},
+    {"convert", "convert OUT --format FORMAT",
+     "writes word2vec, word2vec-binary, glove, npy or safetensors", 1, 1,
+     [](const Loaded& l, const Arguments& args, const std::vector<std::string>& out) -> Result {
+       const std::string format = args.format.value_or("");
+       const auto words = l.vectors.vocabulary().words();
+       if (format == "npy") {
+         emb::io::save_npy_vectors<float>(out[0], words, l.vectors.vectors());
+       } else if (format == "safetensors") {
+         emb::io::save_safetensors_vectors<float>(out[0], words, l.vectors.vectors());
+       } else if (const auto text = emb::io::parse_format(format);
+                  text && *text != emb::io::VectorFormat::automatic) {
+         emb::io::save_vectors(out[0], words, l.vectors.vectors(), *text);
+       } else {
+         throw UsageError(
+             "convert needs --format word2vec, word2vec-binary, glove, npy or "
+             "safetensors");
+       }
+       return Converted{out[0], format, l.vectors.size()};
+     }},
 };
 
 // --help: the options, then a line per command (a long synopsis puts its summary on the next).
 std::string usage() {
   std::string text =
-      "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]\n"
-      "                   [--limit N] [--storage float32|float16|bfloat16|int8|int4|int2]\n"
-      "                   [--json] COMMAND ...\ncommands:\n";
+      "usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove|npy|\n"
+      "                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N]\n"
+      "                   [--storage float32|float16|bfloat16|int8|int4|int2] [--json] COMMAND "
+      "...\n"
+      "  .npy tables take their words from --vocab (one a line; default: the file's .vocab);\n"
+      "  .safetensors from the file (or --vocab), the tensor \"weight\" or --tensor NAME.\n"
+      "  convert's --format names the format it writes; the input's is detected.\ncommands:\n";
   constexpr std::size_t column = 37;
   const auto line = [&](std::string_view synopsis, std::string_view summary) {
     text += "  ";
@@ -438,30 +474,64 @@ class Session {
  private:
   static Loaded load(const Arguments& args) {
     const auto path = args.vectors ? std::filesystem::path(*args.vectors) : default_vectors();
+    // convert's --format names what it writes; what it reads is detected.
+    const bool converting = !args.words.empty() && args.words[0] == "convert";
+    const auto format = converting ? std::nullopt : args.format;
+    const auto start = std::chrono::steady_clock::now();
+    const auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    if (const auto tensor_format = tensor_file_format(path, format)) {
+      auto file = emb::io::load_tensor_vectors<float>(
+          path, {.vocabulary = args.vocab, .tensor = args.tensor});
+      if (args.limit) {
+        const auto limit = std::min(positive_number(args.limit, "limit", 0), file.vectors.rows());
+        file.words.resize(static_cast<std::size_t>(limit));
+        file.vectors.conservativeResize(limit, Eigen::NoChange);
+      }
+      Vectors vectors =
+          args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
+                       : Vectors(emb::Vocabulary(std::move(file.words)), std::move(file.vectors));
+      return {std::move(vectors), *tensor_format, seconds(), std::nullopt, path};
+    }
+    if (args.vocab || args.tensor) {
+      throw UsageError("--vocab and --tensor go with .npy and .safetensors files");
+    }
     emb::io::LoadOptions options{.progress = true};
-    if (args.format) {
-      const auto format = emb::io::parse_format(*args.format);
-      if (!format) throw UsageError("unknown --format \"" + *args.format + "\"");
-      options.format = *format;
+    if (format) {
+      const auto parsed = emb::io::parse_format(*format);
+      if (!parsed) throw UsageError("unknown --format \"" + *format + "\"");
+      options.format = *parsed;
     }
     if (args.limit) options.limit = positive_number(args.limit, "limit", 0);
-    const auto start = std::chrono::steady_clock::now();
-    if (!args.format && is_fasttext_model(path)) {
+    if (!format && is_fasttext_model(path)) {
       if (args.limit) throw UsageError("--limit does not apply to a fastText .bin model");
       auto model = emb::io::FastTextModel::load(path);
       const Subwords subwords{model.args().minn, model.args().maxn, model.num_ngram_rows()};
       Vectors vectors = emb::to_word_vectors(std::move(model));
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      return {std::move(vectors), emb::io::VectorFormat::automatic, seconds, subwords, path};
+      return {std::move(vectors), "fasttext-bin", seconds(), subwords, path};
     }
     auto file = emb::io::load_vectors<float>(path, options);
-    const auto format = file.format;
+    const std::string name(emb::io::to_string(file.format));
     Vectors vectors =
-        args.storage ? compressed(std::move(file), *args.storage) : Vectors(std::move(file));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return {std::move(vectors), format, seconds, std::nullopt, path};
+        args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
+                     : Vectors(std::move(file));
+    return {std::move(vectors), name, seconds(), std::nullopt, path};
+  }
+
+  // "npy" or "safetensors" when `path` is a tensor file: so named by --format, else an .npy by
+  // its magic bytes or a .safetensors by its extension (the format has no magic bytes).
+  static std::optional<std::string> tensor_file_format(const std::filesystem::path& path,
+                                                       const std::optional<std::string>& format) {
+    if (format) {
+      if (*format == "npy" || *format == "safetensors") return *format;
+      return std::nullopt;
+    }
+    char magic[6] = {};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::string_view(magic, sizeof magic) == "\x93NUMPY") return "npy";
+    if (path.extension() == ".safetensors") return "safetensors";
+    return std::nullopt;
   }
 
   // A fastText .bin model starts with fastText's magic number (little-endian).
@@ -476,14 +546,15 @@ class Session {
 
   // --storage: the vectors as a compressed table of that storage holds them (docs/QUANTIZED.md),
   // decoded once for the queries: the answers a compressed table gives, not its memory saving.
-  static Vectors compressed(emb::io::LoadedVectors<float> file, const std::string& name) {
+  static Vectors compressed(std::vector<std::string> words, const emb::Matrix<float>& vectors,
+                            const std::string& name) {
     const auto storage = emb::parse_storage(name);
     if (!storage) {
       throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
                        name + "\"");
     }
-    const auto table = emb::QuantizedTable::quantize(file.vectors, *storage);
-    return Vectors(emb::Vocabulary(std::move(file.words)), table.dequantize());
+    const auto table = emb::QuantizedTable::quantize(vectors, *storage);
+    return Vectors(emb::Vocabulary(std::move(words)), table.dequantize());
   }
 
   Loaded loaded_;
@@ -513,9 +584,11 @@ int interactive(Session& session) {
     }
     try {
       const auto args = parse_arguments(tokens);
-      if (args.vectors || args.format || args.limit || args.storage) {
+      if (args.vectors || args.limit || args.storage || args.vocab || args.tensor ||
+          (args.format && (args.words.empty() || args.words[0] != "convert"))) {
         throw UsageError(
-            "--vectors, --format, --limit and --storage go on the command line, not here");
+            "--vectors, --format, --vocab, --tensor, --limit and --storage go on the command line, "
+            "not here");
       }
       session.run(args, std::cout);
     } catch (const emb::UnknownWord& error) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what emb needs on Debian/Ubuntu, skipping packages already present.
-#   scripts/setup.sh           build + tests: compilers, CMake, Eigen, Catch2, clang-format,
-#                              PyTorch, gensim and fastText (reference values for the tests)
+#   scripts/setup.sh           build + tests: compilers, CMake, Eigen, nlohmann-json, Catch2,
+#                              clang-format, PyTorch, NumPy, gensim and fastText (reference values
+#                              for the conformance tests), Open MPI
 #   scripts/setup.sh --run     only what building the tools needs (nlohmann-json for word-lookup)
 #   scripts/setup.sh --bench   also Google Benchmark, LibTorch, fastText and hyperfine
 set -euo pipefail

@@ -1,6 +1,7 @@
-// libFuzzer target for the vector-file readers: any bytes, in every format, must either load or
-// throw std::runtime_error / std::invalid_argument; never crash, leak, read out of bounds or
-// allocate without bound. Built with -DEMB_BUILD_FUZZERS=ON and clang++:
+// libFuzzer target for the file readers (word-vector formats, .npy, safetensors): any bytes, in
+// every format, must either load or throw std::runtime_error / std::invalid_argument; never crash,
+// leak, read out of bounds or allocate without bound. Built with -DEMB_BUILD_FUZZERS=ON and
+// clang++:
 //   build/fuzz/tests/fuzz_readers -max_total_time=60 CORPUS tests/fuzz/corpus/readers
 
 #include <cstddef>
@@ -13,6 +14,42 @@
 #include <unistd.h>                 // getpid
 #include <emb/io/fasttext_bin.hpp>  // fastText .bin models
 #include <emb/io/load.hpp>
+#include <emb/io/npy.hpp>
+#if EMB_FUZZ_SAFETENSORS
+#include <emb/io/safetensors.hpp>
+#endif
+
+namespace {
+
+// The tensor-file readers: what loads has the shape the header promised, and a mapped table
+// reads the same values as a loaded one.
+void fuzz_tensor_files(const std::filesystem::path& path) {
+  try {
+    const emb::Matrix<double> loaded = emb::io::load_npy<double>(path);
+    if (loaded.rows() < 0 || loaded.cols() < 0) __builtin_trap();
+    const emb::MappedTable<double> mapped = emb::io::map_npy<double>(path);
+    if (!(mapped.matrix() == loaded || loaded.hasNaN())) __builtin_trap();
+  } catch (const std::runtime_error&) {
+  }
+#if EMB_FUZZ_SAFETENSORS
+  try {
+    for (const auto& info : emb::io::list_safetensors(path)) {
+      try {
+        const emb::Matrix<float> loaded = emb::io::load_safetensors<float>(path, info.name);
+        emb::Index count = 1;
+        for (const emb::Index dim : info.shape) count *= dim;
+        if (loaded.size() != count) __builtin_trap();
+        const emb::MappedTable<float> mapped = emb::io::map_safetensors<float>(path, info.name);
+        if (!(mapped.matrix() == loaded || loaded.hasNaN())) __builtin_trap();
+      } catch (const std::runtime_error&) {
+      }
+    }
+  } catch (const std::runtime_error&) {
+  }
+#endif
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // The readers read files: the input goes to one file per fuzzing process, removed at exit.
@@ -58,5 +95,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (model.word_vector(model.vocabulary().word(0)).size() != model.dim()) __builtin_trap();
   } catch (const std::runtime_error&) {
   }
+  fuzz_tensor_files(path);
   return 0;
 }

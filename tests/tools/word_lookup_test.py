@@ -281,9 +281,12 @@ def case_escapes(folder):
         check(shown.encode() in err, f"{data!r}: {err!r} lacks {shown!r}")
 
 
-USAGE = """usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove]
-                   [--limit N] [--storage float32|float16|bfloat16|int8|int4|int2]
-                   [--json] COMMAND ...
+USAGE = """usage: word-lookup [--vectors PATH] [--format auto|word2vec|word2vec-binary|glove|npy|
+                   safetensors] [--vocab WORDS.txt] [--tensor NAME] [--limit N]
+                   [--storage float32|float16|bfloat16|int8|int4|int2] [--json] COMMAND ...
+  .npy tables take their words from --vocab (one a line; default: the file's .vocab);
+  .safetensors from the file (or --vocab), the tensor "weight" or --tensor NAME.
+  convert's --format names the format it writes; the input's is detected.
 commands:
   info                                 words, dimension, format, load time
   vector WORD...                       the vectors
@@ -295,6 +298,7 @@ commands:
   eval-analogies FILE [--restrict N]   accuracy on a questions-words style file
   eval-pairs FILE [--restrict N]       Pearson, Spearman and OOV percent on a word-pair file
   plot WORD... --out FILE.svg          the words projected to 2-D (PCA), as an SVG scatter plot
+  convert OUT --format FORMAT          writes word2vec, word2vec-binary, glove, npy or safetensors
   (no COMMAND)                         an interactive prompt with the same commands, help, quit
 """
 

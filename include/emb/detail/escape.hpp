@@ -39,9 +39,8 @@ inline std::string escape_bytes(std::string_view bytes) {
   return out;
 }
 
-// A token as a message quotes it: escaped, in double quotes, its first 40 bytes at most.
-inline std::string quote(std::string_view token) {
-  constexpr std::size_t most = 40;
+// A token as a message quotes it: escaped, in double quotes, its first `most` bytes at most.
+inline std::string quote(std::string_view token, std::size_t most = 40) {
   return "\"" + escape_bytes(token.substr(0, most)) + (token.size() > most ? "...\"" : "\"");
 }
 

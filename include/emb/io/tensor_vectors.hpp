@@ -1,0 +1,169 @@
+#pragma once
+// Word vectors kept in tensor files: a .npy table with a vocabulary file beside it (one word a
+// line, in row order), or a .safetensors file that carries its vocabulary in __metadata__ (as
+// emb writes it: tensor word_vectors_tensor, words under vocabulary_key). Needs nlohmann/json,
+// as emb/io/safetensors.hpp does.
+
+#include <cstdio>       // std::FILE, std::fwrite
+#include <filesystem>   // std::filesystem::path
+#include <optional>     // std::optional
+#include <span>         // std::span
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
+
+#include "emb/detail/check.hpp"
+#include "emb/detail/escape.hpp"
+#include "emb/detail/file.hpp"
+#include "emb/detail/mapped_file.hpp"
+#include "emb/io/npy.hpp"
+#include "emb/io/safetensors.hpp"
+#include "emb/types.hpp"
+
+namespace emb::io {
+
+// The words of a vocabulary file: one word a line, in row order ('\n' or "\r\n" line ends; the
+// last line may lack its '\n'). Throws std::runtime_error naming the file (and the line) when it
+// cannot be read, or holds an empty line or a word twice.
+inline std::vector<std::string> read_vocabulary_file(const std::filesystem::path& path) {
+  constexpr const char* where = "emb::io::read_vocabulary_file";
+  const emb::detail::MappedFile file(where, path, emb::detail::MapAccess::sequential);
+  std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  std::string joined;
+  joined.reserve(text.size());
+  std::size_t start = 0, line = 1;
+  while (start <= text.size() && !text.empty()) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view word = text.substr(start, end - start);
+    if (!word.empty() && word.back() == '\r') word.remove_suffix(1);
+    if (word.empty()) emb::detail::throw_file_error(where, path, "line ", line, " is empty");
+    if (line > 1) joined += '\n';
+    joined += word;
+    start = end + 1;
+    ++line;
+  }
+  return decode_vocabulary(path, joined);
+}
+
+// Writes `words` one a line (each followed by '\n'), atomically. Throws std::invalid_argument
+// for an empty word, a word holding a line break or a word twice; std::runtime_error naming the
+// file when it cannot be written.
+inline void write_vocabulary_file(const std::filesystem::path& path,
+                                  std::span<const std::string> words) {
+  std::string text = encode_vocabulary(words);
+  if (!words.empty()) text += '\n';
+  emb::detail::write_file_atomically("emb::io::write_vocabulary_file", path, [&](std::FILE* file) {
+    std::fwrite(text.data(), 1, text.size(), file);
+  });
+}
+
+// The vocabulary file that goes with an .npy table: "vectors.npy" -> "vectors.vocab".
+inline std::filesystem::path vocabulary_path(const std::filesystem::path& npy) {
+  auto path = npy;
+  path.replace_extension(".vocab");
+  return path;
+}
+
+// Word vectors read from a tensor file: the words in row order and their vectors.
+template <class T>
+struct TensorVectors {
+  std::vector<std::string> words;
+  Matrix<T> vectors;  // (words.size(), dim)
+};
+
+// Where load_tensor_vectors finds the words and the table. Aggregate: designated initializers.
+struct TensorVectorsOptions {
+  // The vocabulary file (one word a line). Default: for .npy, vocabulary_path(path); for
+  // safetensors, the words in the file's __metadata__.
+  std::optional<std::filesystem::path> vocabulary{};
+  // The safetensors tensor. Default: word_vectors_tensor ("weight") if the file has it, else its
+  // only tensor.
+  std::optional<std::string> tensor{};
+};
+
+// Loads word vectors from an .npy file (recognized by its magic bytes) or a safetensors file
+// (anything else), with their vocabulary, converted to T. Throws std::runtime_error naming the
+// file for everything load_npy, load_safetensors and read_vocabulary_file refuse, and when the
+// words are not one per row ("3 words in words.txt for 4 rows of vectors.npy") or no vocabulary
+// is found.
+//
+// Example:
+//   auto loaded = emb::io::load_tensor_vectors<float>("vectors.npy", {.vocabulary = "words.txt"});
+//   emb::WordVectors<float> vectors(emb::Vocabulary(loaded.words), std::move(loaded.vectors));
+template <class T>
+TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
+                                     const TensorVectorsOptions& options = {}) {
+  constexpr const char* where = "emb::io::load_tensor_vectors";
+  TensorVectors<T> out;
+  bool npy = false;
+  {
+    const emb::detail::MappedFile file(where, path);
+    npy = std::string_view(reinterpret_cast<const char*>(file.data()), file.size())
+              .starts_with(detail::npy_magic);
+  }
+  std::filesystem::path words_from = path;
+  if (npy) {
+    if (options.tensor) {
+      emb::detail::throw_file_error(where, path, "an .npy file holds one table: no tensor names");
+    }
+    out.vectors = load_npy<T>(path);
+    words_from = options.vocabulary.value_or(vocabulary_path(path));
+    out.words = read_vocabulary_file(words_from);
+  } else {
+    const SafetensorsFile file(path);
+    std::string tensor = options.tensor.value_or(std::string(word_vectors_tensor));
+    if (!options.tensor && file.tensors().size() == 1) tensor = file.tensors()[0].name;
+    out.vectors = file.load<T>(tensor);
+    if (options.vocabulary) {
+      words_from = *options.vocabulary;
+      out.words = read_vocabulary_file(words_from);
+    } else {
+      const auto found = file.metadata().find(std::string(vocabulary_key));
+      if (found == file.metadata().end()) {
+        emb::detail::throw_file_error(where, path, "no vocabulary: the file has no __metadata__ \"",
+                                      vocabulary_key, "\"; give a vocabulary file");
+      }
+      out.words = decode_vocabulary(path, found->second);
+    }
+  }
+  if (static_cast<Index>(out.words.size()) != out.vectors.rows()) {
+    emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ",
+                                  out.vectors.rows(), " rows of ", path.string(),
+                                  "; there must be one word a row");
+  }
+  return out;
+}
+
+// Writes word vectors as an .npy table (float32 for float, float64 for double) and its
+// vocabulary file vocabulary_path(path) beside it. Throws std::invalid_argument when the words
+// are not one per row or cannot be written one a line (empty, a line break, a word twice),
+// before writing anything; std::runtime_error naming the file when it cannot be written.
+template <class T>
+void save_npy_vectors(const std::filesystem::path& path, std::span<const std::string> words,
+                      const Matrix<T>& vectors) {
+  if (static_cast<Index>(words.size()) != vectors.rows()) {
+    emb::detail::throw_invalid("emb::io::save_npy_vectors: ", words.size(), " words for ",
+                               vectors.rows(), " rows");
+  }
+  encode_vocabulary(words);  // checks the words before any file is written
+  save_npy<T>(path, vectors);
+  write_vocabulary_file(vocabulary_path(path), words);
+}
+
+// Writes word vectors as a safetensors file that carries its vocabulary: the table as the tensor
+// word_vectors_tensor in `dtype` ("F32", "F64", "F16" or "BF16"; default: T's own), the words
+// under vocabulary_key in __metadata__. Throws as save_npy_vectors and save_safetensors do.
+template <class T>
+void save_safetensors_vectors(const std::filesystem::path& path, std::span<const std::string> words,
+                              const Matrix<T>& vectors, std::string dtype = {}) {
+  if (static_cast<Index>(words.size()) != vectors.rows()) {
+    emb::detail::throw_invalid("emb::io::save_safetensors_vectors: ", words.size(), " words for ",
+                               vectors.rows(), " rows");
+  }
+  save_safetensors(path, {{std::string(word_vectors_tensor), vectors, std::move(dtype)}},
+                   {{std::string(vocabulary_key), encode_vocabulary(words)}});
+}
+
+}  // namespace emb::io

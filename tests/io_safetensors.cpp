@@ -1,0 +1,557 @@
+// emb::io safetensors files: files written by tests/golden/make_tensorfile_goldens.py (F64, F32,
+// F16 from NumPy, BF16 from PyTorch), save_safetensors' bytes against that writer's, float16 and
+// bfloat16 rounding, memory mapping, the vocabulary metadata, and every refusal of tensor.rs.
+// The [.torch] case is run by tests/golden/tensorfiles_vs_torch.py.
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <emb/detail/float16.hpp>
+#include <emb/detail/half.hpp>
+#include <emb/embedding.hpp>
+#include <emb/io/safetensors.hpp>
+#include <emb/io/tensor_vectors.hpp>
+
+#include "support/golden.hpp"
+#include "support/temp_dir.hpp"
+
+using Catch::Matchers::Contains;
+using emb::Index;
+using emb::Matrix;
+
+namespace {
+
+const std::filesystem::path golden_dir = std::filesystem::path(EMB_GOLDEN_DIR) / "tensorfiles";
+const std::filesystem::path tables = golden_dir / "tables.safetensors";
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+const emb::test::Case& golden_case(const std::string& name) {
+  static const auto cases = emb::test::read_golden((golden_dir / "values.txt").string());
+  for (const auto& c : cases) {
+    if (c.name == name) return c;
+  }
+  throw std::runtime_error("no golden case " + name);
+}
+
+template <class T>
+void require_equal(const Matrix<T>& got, const Matrix<double>& want, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.rows() == want.rows());
+  REQUIRE(got.cols() == want.cols());
+  for (Index i = 0; i < want.rows(); ++i) {
+    for (Index j = 0; j < want.cols(); ++j) {
+      INFO("element (" << i << ", " << j << ")");
+      CHECK(got(i, j) == static_cast<T>(want(i, j)));
+      CHECK(std::signbit(got(i, j)) == std::signbit(want(i, j)));
+    }
+  }
+}
+
+void require_file_error(const std::function<void()>& call, const std::filesystem::path& path,
+                        const std::string& what) {
+  try {
+    call();
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    INFO(message);
+    CHECK_THAT(message, Contains(path.string()));
+    CHECK_THAT(message, Contains(what));
+    CHECK(message.find('\n') == std::string::npos);
+    return;
+  }
+  FAIL("no std::runtime_error for " << what);
+}
+
+// A safetensors file: the 8-byte length, `header` as it is, then `data`.
+std::string safetensors_file(const std::string& header, const std::string& data) {
+  std::string bytes(8, '\0');
+  for (std::size_t i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  }
+  return bytes + header + data;
+}
+
+}  // namespace
+
+TEST_CASE("list_safetensors lists the tensors in data order with dtype, shape and place",
+          "[io][safetensors]") {
+  const auto infos = emb::io::list_safetensors(tables);
+  REQUIRE(infos.size() == 6);
+  // Written widest dtype first, then by name.
+  const std::vector<std::string> names{"steps",  "table.f64",  "table.f32",
+                                       "vector", "table.bf16", "table.f16"};
+  const std::vector<std::string> dtypes{"I64", "F64", "F32", "F32", "BF16", "F16"};
+  std::uint64_t position = 0;
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    CHECK(infos[i].name == names[i]);
+    CHECK(infos[i].dtype == dtypes[i]);
+    CHECK(infos[i].data_begin == position);
+    position = infos[i].data_end;
+  }
+  CHECK(infos[0].shape == std::vector<Index>{3});
+  CHECK(infos[1].shape == std::vector<Index>{3, 5});
+  CHECK(infos[3].shape == std::vector<Index>{7});
+  const auto metadata = emb::io::safetensors_metadata(tables);
+  CHECK(metadata == std::map<std::string, std::string>{{"emb.vocabulary", "king\nqueen\nprince"},
+                                                       {"format", "pt"}});
+}
+
+TEMPLATE_TEST_CASE("load_safetensors reads F64, F32, F16 and BF16 tensors exactly",
+                   "[io][safetensors]", float, double) {
+  for (const std::string name : {"table.f64", "table.f32", "table.f16", "table.bf16", "vector"}) {
+    require_equal(emb::io::load_safetensors<TestType>(tables, name),
+                  golden_case(name).matrix("values"), name);
+  }
+  CHECK(emb::io::load_safetensors<TestType>(tables, "vector").rows() == 1);
+  require_file_error([] { emb::io::load_safetensors<TestType>(tables, "steps"); }, tables,
+                     "tensor \"steps\" has dtype I64; emb reads F64, F32, F16 and BF16 tensors");
+  require_file_error([] { emb::io::load_safetensors<TestType>(tables, "weight"); }, tables,
+                     "no tensor named \"weight\" (the file has 6: \"steps\", \"table.f64\"");
+}
+
+TEST_CASE("float16 and bfloat16 round to nearest even from double, keeping subnormals",
+          "[io][safetensors][float16]") {
+  const auto& f16 = golden_case("float16");
+  const auto values = f16.array("values").values;
+  const auto bits = f16.ints("bits");
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO("float16 of " << values[i]);
+    CHECK(emb::detail::double_to_half(values[i]) == bits[i]);
+  }
+  const auto& bf16 = golden_case("bfloat16");
+  const auto bf_values = bf16.array("values").values;
+  const auto bf_bits = bf16.ints("bits");
+  for (std::size_t i = 0; i < bf_values.size(); ++i) {
+    INFO("bfloat16 of " << bf_values[i]);
+    CHECK(emb::detail::double_to_bfloat16(bf_values[i]) == bf_bits[i]);
+  }
+}
+
+TEST_CASE("every float16 and bfloat16 value widens exactly and narrows back to itself",
+          "[io][safetensors][float16]") {
+  int mismatches = 0;
+  for (std::uint32_t b = 0; b < 0x10000; ++b) {
+    const auto bits = static_cast<std::uint16_t>(b);
+    const float half = emb::detail::half_to_float(bits);
+    const float brain = emb::detail::bfloat16_to_float(bits);
+    if (std::isnan(half)) {
+      mismatches += !std::isnan(static_cast<float>(
+          emb::detail::half_to_float(emb::detail::double_to_half(static_cast<double>(half)))));
+    } else {
+      mismatches += emb::detail::double_to_half(static_cast<double>(half)) != bits;
+    }
+    if (!std::isnan(brain)) {
+      mismatches += emb::detail::double_to_bfloat16(static_cast<double>(brain)) != bits;
+    }
+  }
+  CHECK(mismatches == 0);
+  // Spot values of the widening: the smallest subnormal, the largest finite, infinity.
+  CHECK(emb::detail::half_to_float(0x0001) == std::ldexp(1.0f, -24));
+  CHECK(emb::detail::half_to_float(0x7bff) == 65504.0f);
+  CHECK(std::isinf(emb::detail::half_to_float(0xfc00)));
+  CHECK(emb::detail::bfloat16_to_float(0x3f80) == 1.0f);
+}
+
+TEST_CASE("save_safetensors writes the bytes of the reference layout", "[io][safetensors][save]") {
+  emb::test::TempDir dir;
+  const Matrix<double> base = golden_case("table.f64").matrix("values");
+  const Matrix<float> base32 = base.cast<float>();
+  const Matrix<float> vector = golden_case("vector").matrix("values").cast<float>();
+  const std::vector<std::string> words{"king", "queen", "prince"};
+  emb::io::save_safetensors(
+      dir / "out.safetensors",
+      {{"vector", std::span<const float>(vector.data(), 7)},
+       {"table.bf16", base32, "BF16"},
+       {"table.f16", base32, "F16"},
+       {"table.f64", base},
+       {"table.f32", base32}},
+      {{"format", "pt"}, {"emb.vocabulary", emb::io::encode_vocabulary(words)}});
+  CHECK(read_bytes(dir / "out.safetensors") == read_bytes(golden_dir / "saved.safetensors"));
+  CHECK(dir.entries() == std::vector<std::string>{"out.safetensors"});  // no temporary left
+  const auto metadata = emb::io::safetensors_metadata(dir / "out.safetensors");
+  CHECK(emb::io::decode_vocabulary(dir / "out.safetensors",
+                                   metadata.at(std::string(emb::io::vocabulary_key))) == words);
+}
+
+TEMPLATE_TEST_CASE("save_safetensors round trips every dtype and pads the header to 8 bytes",
+                   "[io][safetensors][save]", float, double) {
+  emb::test::TempDir dir;
+  Matrix<TestType> table(5, 3);
+  for (Index i = 0; i < table.size(); ++i) {
+    table.data()[i] = static_cast<TestType>(static_cast<double>(i) * 0.375 - 2.0);
+  }
+  for (const std::string dtype : {"F64", "F32", "F16", "BF16"}) {
+    // Names of 1 to 8 bytes move the header's length through every remainder modulo 8.
+    for (std::size_t length = dtype == "F32" ? 1 : 8; length <= 8; ++length) {
+      const std::string name(length, 'w');
+      emb::io::save_safetensors(dir / "t.safetensors", {{name, table, dtype}});
+      const std::string bytes = read_bytes(dir / "t.safetensors");
+      std::uint64_t header = 0;
+      std::memcpy(&header, bytes.data(), 8);
+      CHECK(header % 8 == 0);
+      CHECK(bytes[8 + header - 1] != '\0');
+      CHECK(emb::io::load_safetensors<TestType>(dir / "t.safetensors", name) == table);
+    }
+  }
+}
+
+TEST_CASE("load_safetensors reads a tensor larger than one copy block", "[io][safetensors]") {
+  emb::test::TempDir dir;
+  // 2,049 x 2,049 = 4,198,401 values: one block of 2^22 and a short second one.
+  Matrix<float> big(2049, 2049);
+  for (Index i = 0; i < big.size(); ++i) big.data()[i] = static_cast<float>(i % 1000) - 0.5f;
+  emb::io::save_safetensors(dir / "big.safetensors", {{"f32", big}, {"bf16", big, "BF16"}});
+  CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "f32") == big);
+  CHECK(emb::io::load_safetensors<float>(dir / "big.safetensors", "bf16") ==
+        big.unaryExpr([](float v) {
+          return emb::detail::bfloat16_to_float(emb::detail::double_to_bfloat16(v));
+        }));
+}
+
+TEST_CASE("save_safetensors refuses bad tensors before writing anything",
+          "[io][safetensors][save]") {
+  emb::test::TempDir dir;
+  const Matrix<float> table = Matrix<float>::Ones(2, 3);
+  const auto path = dir / "t.safetensors";
+  using emb::io::save_safetensors;
+  CHECK_THROWS_WITH(save_safetensors(path, {{"a", table}, {"a", table}}),
+                    Contains("two tensors are named \"a\""));
+  CHECK_THROWS_WITH(save_safetensors(path, {{"__metadata__", table}}),
+                    Contains("cannot be named \"__metadata__\""));
+  CHECK_THROWS_WITH(save_safetensors(path, {{"", table}}), Contains("cannot be named \"\""));
+  CHECK_THROWS_WITH(save_safetensors(path, {{"a", table, "I8"}}),
+                    Contains("dtype \"I8\" is not F64, F32, F16 or BF16"));
+  CHECK_THROWS_WITH(save_safetensors(path, {{"a\xff", table}}), Contains("not valid UTF-8"));
+  CHECK_THROWS_WITH(save_safetensors(path, {{"a", table}}, {{"k", "\xc3"}}),
+                    Contains("not valid UTF-8"));
+  emb::io::NamedTensor wrong("a", table);
+  wrong.shape = {4, 2};
+  CHECK_THROWS_WITH(save_safetensors(path, {wrong}), Contains("has 6 values for a shape of 8"));
+  CHECK_THROWS_AS(save_safetensors(path, {wrong}), std::invalid_argument);
+  CHECK(dir.entries().empty());
+  save_safetensors(path, {{"a", table}});
+  require_file_error(
+      [&] {
+        save_safetensors(dir / "no" / "t.safetensors", {{"a", table}});
+      },
+      dir / "no" / "t.safetensors", "cannot open");
+  CHECK(dir.entries() == std::vector<std::string>{"t.safetensors"});
+}
+
+TEMPLATE_TEST_CASE("map_safetensors maps a 2-D tensor of exactly T", "[io][safetensors][map]",
+                   float, double) {
+  emb::test::TempDir dir;
+  Matrix<TestType> table(4, 6);
+  for (Index i = 0; i < table.size(); ++i) table.data()[i] = static_cast<TestType>(i) / 4;
+  const Matrix<float> other = Matrix<float>::Constant(1, 3, 2.0f);
+  emb::io::save_safetensors(dir / "t.safetensors", {{"other", other, "F16"}, {"weight", table}});
+  auto mapped = emb::io::map_safetensors<TestType>(dir / "t.safetensors", "weight");
+  std::filesystem::remove(dir / "t.safetensors");  // the mapping keeps the pages
+  CHECK(mapped.rows() == 4);
+  CHECK(mapped.cols() == 6);
+  CHECK(reinterpret_cast<std::uintptr_t>(mapped.data()) % alignof(TestType) == 0);
+  CHECK(Matrix<TestType>(mapped.matrix()) == table);
+}
+
+TEST_CASE("map_safetensors refuses what it cannot map and says to use load_safetensors",
+          "[io][safetensors][map]") {
+  for (const std::string name : {"table.f16", "table.bf16", "table.f64", "vector", "steps"}) {
+    require_file_error([&] { emb::io::map_safetensors<float>(tables, name); }, tables,
+                       "use load_safetensors");
+  }
+  // An F32 tensor after one F16 value starts 2 bytes past an 8-byte boundary.
+  emb::test::TempDir dir;
+  const auto path = dir / "odd.safetensors";
+  std::string data(2 + 8, '\0');
+  const float values[2] = {1.5f, -2.0f};
+  std::memcpy(data.data() + 2, values, 8);
+  std::string header = R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
+                       R"("w":{"dtype":"F32","shape":[1,2],"data_offsets":[2,10]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  write_bytes(path, safetensors_file(header, data));
+  CHECK(emb::io::load_safetensors<float>(path, "w") == Matrix<float>{{1.5f, -2.0f}});
+  require_file_error([&] { emb::io::map_safetensors<float>(path, "w"); }, path, "not aligned");
+}
+
+TEST_CASE("SafetensorsFile reads the header once and loads or maps any of its tensors",
+          "[io][safetensors][file]") {
+  emb::test::TempDir dir;
+  Matrix<float> table(3, 4);
+  for (Index i = 0; i < table.size(); ++i) table.data()[i] = static_cast<float>(i) - 5.5f;
+  const std::vector<std::string> words{"a", "b", "c"};
+  emb::io::save_safetensors(
+      dir / "v.safetensors",
+      {{std::string(emb::io::word_vectors_tensor), table}, {"half", table, "F16"}},
+      {{std::string(emb::io::vocabulary_key), emb::io::encode_vocabulary(words)}});
+  emb::MappedTable<float> mapped;
+  {
+    const emb::io::SafetensorsFile file(dir / "v.safetensors");
+    CHECK(file.path() == dir / "v.safetensors");
+    REQUIRE(file.tensors().size() == 2);
+    CHECK(file.tensors()[0].name == "weight");  // F32 before F16
+    CHECK(emb::io::decode_vocabulary(file.path(), file.metadata().at("emb.vocabulary")) == words);
+    CHECK(file.load<double>("half") == table.cast<double>());
+    CHECK(file.load<float>("weight") == table);
+    mapped = file.map<float>("weight");
+    require_file_error([&] { file.map<float>("half"); }, dir / "v.safetensors",
+                       "emb::io::SafetensorsFile::map: ");
+  }
+  CHECK(Matrix<float>(mapped.matrix()) == table);  // the table keeps the mapping
+  auto embedding = emb::Embedding<float>::from_mapped(mapped);
+  CHECK(embedding.forward({2, 0, 2}) == table(std::vector<Index>{2, 0, 2}, Eigen::all));
+  require_file_error([&] { emb::io::SafetensorsFile(dir / "missing"); }, dir / "missing",
+                     "emb::io::SafetensorsFile: ");
+}
+
+TEST_CASE("load_safetensors refuses every truncation and extension of a file",
+          "[io][safetensors][bad]") {
+  emb::test::TempDir dir;
+  const auto path = dir / "cut.safetensors";
+  const std::string bytes = read_bytes(tables);
+  // Every cut in the length and the start of the header, then one in 11, then the last bytes.
+  for (std::size_t size = 0; size < bytes.size();
+       size += size < 24 || size + 4 > bytes.size() ? 1u : 11u) {
+    write_bytes(path, bytes.substr(0, size));
+    INFO("cut to " << size << " bytes");
+    REQUIRE_THROWS_AS(emb::io::list_safetensors(path), std::runtime_error);
+    REQUIRE_THROWS_AS(emb::io::load_safetensors<float>(path, "table.f32"), std::runtime_error);
+  }
+  write_bytes(path, bytes + "polyglot");
+  require_file_error([&] { emb::io::list_safetensors(path); }, path,
+                     "8 bytes after the last tensor's data");
+}
+
+TEST_CASE("load_safetensors refuses every header the reference implementation refuses",
+          "[io][safetensors][bad]") {
+  emb::test::TempDir dir;
+  const auto path = dir / "bad.safetensors";
+  const auto check = [&](const std::string& bytes, const std::string& what) {
+    write_bytes(path, bytes);
+    require_file_error([&] { emb::io::load_safetensors<double>(path, "t"); }, path, what);
+  };
+  const std::string data16(16, '\0');
+  const auto one = [](const std::string& dtype, const std::string& shape,
+                      const std::string& offsets) {
+    return R"({"t":{"dtype":)" + dtype + R"(,"shape":)" + shape + R"(,"data_offsets":)" + offsets +
+           "}}";
+  };
+  check("", "too small for the 8-byte header length");
+  check(std::string("\x10\0\0\0\0\0\0", 7), "too small");
+  check(std::string("\xff\xff\xff\xff\xff\xff\xff\xff", 8) + "{}", "over the limit of 100000000");
+  check(std::string("\x01\xe1\xf5\x05\0\0\0\0", 8) + "{}", "over the limit");  // 100,000,001
+  check(std::string("\x40\0\0\0\0\0\0\0", 8) + "{}", "runs past the end of the file");
+  check(safetensors_file("{\"t\xff\":{}}", ""), "not valid UTF-8");
+  check(safetensors_file("{", ""), "the header is not JSON");
+  check(safetensors_file("[1, 2]", ""), "not a JSON object");
+  check(safetensors_file("{}", ""), "no tensor named \"t\" (the file has 0: )");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[0,16]") + "\x1b[2J", data16),
+        "not JSON: \"{\\\"t\\\"");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[0,16]"), data16.substr(0, 14)),
+        "truncated: the tensors need 16 bytes of data, the file has 14");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[4,20]"), data16 + "1234"),
+        "data_offsets [4, 20] do not follow the previous tensor's end 0");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[16,0]"), data16), "no gap or overlap");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[0,12]"), data16.substr(0, 12)),
+        "its shape and dtype make 16 bytes but data_offsets hold 12");
+  check(safetensors_file(one("\"F32\"", "[2,18446744073709551614]", "[0,16]"), data16),
+        "overflows");
+  check(safetensors_file(one("\"F32\"", "[2,9223372036854775807]", "[0,16]"), data16), "overflows");
+  check(safetensors_file(one("\"F32\"", "[2,18446744073709551616]", "[0,16]"), data16),
+        "other than non-negative integers");
+  check(safetensors_file(one("\"F32\"", "[2,-2]", "[0,16]"), data16),
+        "other than non-negative integers");
+  check(safetensors_file(one("\"F32\"", "[2,2.0]", "[0,16]"), data16),
+        "other than non-negative integers");
+  check(safetensors_file(one("\"F32\"", "4", "[0,16]"), data16), "no shape array");
+  check(safetensors_file(one("\"F128\"", "[2,2]", "[0,16]"), data16), "unknown dtype \"F128\"");
+  check(safetensors_file(one("32", "[2,2]", "[0,16]"), data16), "no dtype string");
+  check(safetensors_file(one("\"F32\"", "[2,2]", "[0,8,16]"), data16),
+        "data_offsets is not a pair");
+  check(safetensors_file(one("\"F4\"", "[3]", "[0,2]"), data16.substr(0, 2)),
+        "does not fill whole bytes");
+  check(safetensors_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                         R"("t":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                         data16),
+        "the key \"t\" twice");
+  check(safetensors_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                         R"("u":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                         data16.substr(0, 12)),
+        "tensor \"u\": data_offsets [4, 12] do not follow the previous tensor's end 8");
+  check(safetensors_file(R"({"__metadata__":{"k":1},"t":{"dtype":"F32","shape":[],)"
+                         R"("data_offsets":[0,4]}})",
+                         data16.substr(0, 4)),
+        "__metadata__ value of \"k\" is not a string");
+  check(safetensors_file(R"({"__metadata__":{"k":"a","k":"b"}})", ""), "the key \"k\" twice");
+  check(safetensors_file(R"({"t":[1]})", ""), "not an object with dtype, shape and data_offsets");
+  check(safetensors_file(one("\"F32\"", "[1,2,2]", "[0,16]"), data16), "3 dimensions");
+}
+
+TEST_CASE("load_safetensors accepts what the reference implementation accepts",
+          "[io][safetensors]") {
+  emb::test::TempDir dir;
+  const auto path = dir / "ok.safetensors";
+  // Whitespace around the JSON, unpadded headers, fields in any order, unknown fields, an empty
+  // tensor, a scalar.
+  const float values[3] = {0.5f, 1.5f, -3.0f};
+  std::string data(12, '\0');
+  std::memcpy(data.data(), values, 12);
+  write_bytes(path, safetensors_file(
+                        "\t\n{\"e\":{\"shape\":[0,4],\"dtype\":\"F32\",\"data_offsets\":[0,0]},"
+                        "\"s\":{\"data_offsets\":[0,4],\"dtype\":\"F32\",\"shape\":[],\"x\":1},"
+                        "\"t\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[4,12]}}\r ",
+                        data));
+  CHECK(emb::io::load_safetensors<float>(path, "t") == Matrix<float>{{1.5f, -3.0f}});
+  CHECK(emb::io::load_safetensors<float>(path, "s") == Matrix<float>{{0.5f}});
+  CHECK(emb::io::load_safetensors<float>(path, "e").rows() == 0);
+  CHECK(emb::io::load_safetensors<float>(path, "e").cols() == 4);
+  write_bytes(path, safetensors_file("{}", ""));
+  CHECK(emb::io::list_safetensors(path).empty());
+}
+
+TEST_CASE("a vocabulary goes into metadata and comes back, and bad ones are refused",
+          "[io][safetensors][vocabulary]") {
+  const std::vector<std::string> words{"the", "caf\xc3\xa9", "of"};
+  CHECK(emb::io::encode_vocabulary(words) == "the\ncaf\xc3\xa9\nof");
+  CHECK(emb::io::decode_vocabulary("f", emb::io::encode_vocabulary(words)) == words);
+  CHECK(emb::io::decode_vocabulary("f", "").empty());
+  CHECK_THROWS_WITH(emb::io::encode_vocabulary(std::vector<std::string>{"a", "b\nc"}),
+                    Contains("word 1 (\"b\\x0ac\") is empty or holds a line break"));
+  CHECK_THROWS_AS(emb::io::encode_vocabulary(std::vector<std::string>{"a", ""}),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH(emb::io::encode_vocabulary(std::vector<std::string>{"a", "b", "a"}),
+                    Contains("the word \"a\" appears twice (again at 2)"));
+  require_file_error([] { emb::io::decode_vocabulary("v.safetensors", "a\n\nb"); }, "v.safetensors",
+                     "word 1 of the vocabulary is empty");
+  require_file_error([] { emb::io::decode_vocabulary("v.safetensors", "a\nb\na"); },
+                     "v.safetensors", "the word \"a\" twice");
+  require_file_error([] { emb::io::decode_vocabulary("v.safetensors", "a\n"); }, "v.safetensors",
+                     "word 1 of the vocabulary is empty");
+}
+
+TEMPLATE_TEST_CASE("word vectors go to .npy with a vocabulary file and come back",
+                   "[io][tensor_vectors]", float, double) {
+  emb::test::TempDir dir;
+  const std::vector<std::string> words{"king", "queen", "caf\xc3\xa9", "of"};
+  Matrix<TestType> vectors(4, 3);
+  for (Index i = 0; i < vectors.size(); ++i) vectors.data()[i] = static_cast<TestType>(i) / 8;
+  emb::io::save_npy_vectors<TestType>(dir / "v.npy", words, vectors);
+  CHECK(dir.entries() == std::vector<std::string>{"v.npy", "v.vocab"});
+  CHECK(read_bytes(dir / "v.vocab") == "king\nqueen\ncaf\xc3\xa9\nof\n");
+  auto loaded = emb::io::load_tensor_vectors<TestType>(dir / "v.npy");
+  CHECK(loaded.words == words);
+  CHECK(loaded.vectors == vectors);
+  // Another vocabulary file: Windows line ends, no last line end.
+  write_bytes(dir / "words.txt", "a\r\nb\r\nc\r\nd");
+  loaded = emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.vocabulary = dir / "words.txt"});
+  CHECK(loaded.words == std::vector<std::string>{"a", "b", "c", "d"});
+  const auto refused = [&](const std::string& vocabulary, const std::string& what) {
+    write_bytes(dir / "words.txt", vocabulary);
+    require_file_error(
+        [&] {
+          emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.vocabulary = dir / "words.txt"});
+        },
+        dir / "words.txt", what);
+  };
+  refused("a\nb\nc\n", "3 words for 4 rows of ");
+  refused("a\nb\nc\nd\ne\n", "5 words for 4 rows of ");
+  refused("a\nb\na\nd\n", "the vocabulary has the word \"a\" twice");
+  refused("a\n\nc\nd\n", "line 2 is empty");
+  std::filesystem::remove(dir / "v.vocab");
+  require_file_error([&] { emb::io::load_tensor_vectors<TestType>(dir / "v.npy"); },
+                     dir / "v.vocab", "cannot open");
+  require_file_error(
+      [&] { emb::io::load_tensor_vectors<TestType>(dir / "v.npy", {.tensor = "weight"}); },
+      dir / "v.npy", "no tensor names");
+  CHECK_THROWS_AS(emb::io::save_npy_vectors<TestType>(dir / "w.npy", {words.data(), 3}, vectors),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(emb::io::save_npy_vectors<TestType>(
+                      dir / "w.npy", std::vector<std::string>{"a", "b", "a", "c"}, vectors),
+                  std::invalid_argument);
+  CHECK(!std::filesystem::exists(dir / "w.npy"));
+}
+
+TEST_CASE("word vectors go to safetensors with their vocabulary inside and come back",
+          "[io][tensor_vectors]") {
+  emb::test::TempDir dir;
+  const std::vector<std::string> words{"king", "queen", "of"};
+  Matrix<float> vectors(3, 5);
+  for (Index i = 0; i < vectors.size(); ++i) vectors.data()[i] = static_cast<float>(i) / 4;
+  emb::io::save_safetensors_vectors(dir / "v.safetensors", words, vectors, "BF16");
+  const auto infos = emb::io::list_safetensors(dir / "v.safetensors");
+  REQUIRE(infos.size() == 1);
+  CHECK(infos[0].name == "weight");
+  CHECK(infos[0].dtype == "BF16");
+  auto loaded = emb::io::load_tensor_vectors<float>(dir / "v.safetensors");
+  CHECK(loaded.words == words);
+  CHECK(loaded.vectors == vectors);  // quarters are exact in bfloat16
+  // A file of someone else's: a named tensor, the words in a file beside it.
+  emb::io::save_safetensors(dir / "m.safetensors", {{"emb.weight", vectors}, {"bias", vectors}});
+  write_bytes(dir / "words.txt", "x\ny\nz\n");
+  loaded = emb::io::load_tensor_vectors<float>(
+      dir / "m.safetensors", {.vocabulary = dir / "words.txt", .tensor = "emb.weight"});
+  CHECK(loaded.words == std::vector<std::string>{"x", "y", "z"});
+  require_file_error([&] { emb::io::load_tensor_vectors<float>(dir / "m.safetensors"); },
+                     dir / "m.safetensors", "no tensor named \"weight\"");
+  require_file_error(
+      [&] { emb::io::load_tensor_vectors<float>(dir / "m.safetensors", {.tensor = "bias"}); },
+      dir / "m.safetensors", "no vocabulary");
+}
+
+// Run by tests/golden/tensorfiles_vs_torch.py with EMB_TENSORFILES_DIR set: table.safetensors
+// holds a table trained in PyTorch (F32, BF16 and F16 copies), forward.txt PyTorch's forward of
+// each; the file emb writes is checked bit for bit by the script.
+TEST_CASE("a PyTorch table in safetensors gives PyTorch's forward, and emb's file loads there",
+          "[.torch]") {
+  const char* env = std::getenv("EMB_TENSORFILES_DIR");
+  REQUIRE(env != nullptr);
+  const std::filesystem::path dir(env);
+  const auto cases = emb::test::read_golden((dir / "forward.txt").string());
+  REQUIRE(cases.size() == 1);
+  const auto& golden = cases[0];
+  const std::vector<Index> indices = golden.ints("indices");
+  for (const std::string name : {"weight", "weight_bf16", "weight_f16"}) {
+    auto table = emb::Embedding<float>::from_pretrained(
+        emb::io::load_safetensors<float>(dir / "table.safetensors", name));
+    const std::string key = name == "weight" ? "output" : "output" + name.substr(6);
+    require_equal(Matrix<float>(table.forward(indices)), golden.matrix(key), name);
+  }
+  auto mapped = emb::Embedding<float>::from_mapped(
+      emb::io::map_safetensors<float>(dir / "table.safetensors", "weight"));
+  require_equal(Matrix<float>(mapped.forward(indices)), golden.matrix("output"), "mapped");
+  emb::Embedding<float> trained(23, 9, {.seed = 7});
+  std::vector<std::string> words;
+  for (Index i = 0; i < 23; ++i) words.push_back("w" + std::to_string(i));
+  const Matrix<double> wide = trained.weight().cast<double>() / 3.0;
+  emb::io::save_safetensors(
+      dir / "emb_table.safetensors",
+      {{"weight", trained.weight()},
+       {"weight64", wide},
+       {"weight_bf16", trained.weight(), "BF16"},
+       {"weight_f16", trained.weight(), "F16"}},
+      {{std::string(emb::io::vocabulary_key), emb::io::encode_vocabulary(words)}});
+  std::ofstream expected(dir / "emb_table.txt");
+  expected << std::hexfloat;
+  for (Index i = 0; i < trained.weight().size(); ++i) {
+    expected << trained.weight().data()[i] << ' ' << wide.data()[i] << '\n';
+  }
+}
