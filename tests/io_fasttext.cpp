@@ -15,12 +15,18 @@
 #include <emb/text/fasttext_vectors.hpp>
 #include <emb/text/subwords.hpp>
 
+#include "support/files.hpp"
 #include "support/golden.hpp"
 #include "support/temp_dir.hpp"
 
 using Catch::Matchers::Contains;
 using emb::Index;
 using emb::io::FastTextModel;
+
+using emb::test::read_bytes;
+using emb::test::require_equal;
+using emb::test::require_file_error;
+using emb::test::write_bytes;
 
 namespace {
 
@@ -37,16 +43,6 @@ std::string unhex(const std::string& hex) {
     bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   }
   return bytes;
-}
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 template <class V>

@@ -23,6 +23,7 @@
 #include <emb/io/safetensors.hpp>
 #include <emb/io/tensor_vectors.hpp>
 
+#include "support/files.hpp"
 #include "support/golden.hpp"
 #include "support/temp_dir.hpp"
 
@@ -30,20 +31,15 @@ using Catch::Matchers::Contains;
 using emb::Index;
 using emb::Matrix;
 
+using emb::test::read_bytes;
+using emb::test::require_equal;
+using emb::test::require_file_error;
+using emb::test::write_bytes;
+
 namespace {
 
 const std::filesystem::path golden_dir = std::filesystem::path(EMB_GOLDEN_DIR) / "tensorfiles";
 const std::filesystem::path tables = golden_dir / "tables.safetensors";
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 const emb::test::Case& golden_case(const std::string& name) {
   static const auto cases = emb::test::read_golden((golden_dir / "values.txt").string());
@@ -51,35 +47,6 @@ const emb::test::Case& golden_case(const std::string& name) {
     if (c.name == name) return c;
   }
   throw std::runtime_error("no golden case " + name);
-}
-
-template <class T>
-void require_equal(const Matrix<T>& got, const Matrix<double>& want, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.rows() == want.rows());
-  REQUIRE(got.cols() == want.cols());
-  for (Index i = 0; i < want.rows(); ++i) {
-    for (Index j = 0; j < want.cols(); ++j) {
-      INFO("element (" << i << ", " << j << ")");
-      CHECK(got(i, j) == static_cast<T>(want(i, j)));
-      CHECK(std::signbit(got(i, j)) == std::signbit(want(i, j)));
-    }
-  }
-}
-
-void require_file_error(const std::function<void()>& call, const std::filesystem::path& path,
-                        const std::string& what) {
-  try {
-    call();
-  } catch (const std::runtime_error& error) {
-    const std::string message = error.what();
-    INFO(message);
-    CHECK_THAT(message, Contains(path.string()));
-    CHECK_THAT(message, Contains(what));
-    CHECK(message.find('\n') == std::string::npos);
-    return;
-  }
-  FAIL("no std::runtime_error for " << what);
 }
 
 // A safetensors file: the 8-byte length, `header` as it is, then `data`.
