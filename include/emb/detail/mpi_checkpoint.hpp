@@ -11,11 +11,12 @@
 #include <ostream>      // std::ostream
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <tuple>        // std::tuple, std::apply
+#include <tuple>        // std::tuple
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
 #include "emb/detail/table_options.hpp"
+#include "emb/detail/table_record.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail::checkpoint {
@@ -41,12 +42,7 @@ void save_shard(std::ostream& out, std::string_view kind, Index num_embeddings, 
   writer.put(static_cast<std::int64_t>(block.cols()));
   writer.put(static_cast<std::int64_t>(row_begin));
   writer.put(static_cast<std::int64_t>(row_begin + block.rows()));
-  writer.put(options.padding_idx);
-  writer.put(options.max_norm);
-  writer.put(options.norm_type);
-  writer.put(options.scale_grad_by_freq);
-  writer.put(frozen);
-  (writer.put(extra), ...);
+  put_table_fields(writer, options, frozen, extra...);
   writer.put(Matrix<T>(block));
   writer.write(out, kind, type_tag<T>);
 }
@@ -66,21 +62,8 @@ ShardRecord<T, Extra...> read_shard(std::istream& in, std::string_view kind) {
     throw_runtime(where, ": corrupted checkpoint (rows [", record.row_begin, ", ", record.row_end,
                   ") of a (", record.num_embeddings, ", ", record.embedding_dim, ") table)");
   }
-  auto& options = record.options;
-  reader.get(options.padding_idx);
-  reader.get(options.max_norm);
-  reader.get(options.norm_type);
-  reader.get(options.scale_grad_by_freq);
-  reader.get(record.frozen);
-  std::apply([&](auto&... field) { (reader.get(field), ...); }, record.extra);
-  if (options.padding_idx &&
-      (*options.padding_idx < 0 || *options.padding_idx >= record.num_embeddings)) {
-    throw_runtime(where, ": the checkpoint's padding_idx ", *options.padding_idx,
-                  " is out of range [0, ", record.num_embeddings, ")");
-  }
-  if ((options.max_norm && !(*options.max_norm > 0)) || !(options.norm_type > 0)) {
-    throw_runtime(where, ": the checkpoint holds a non-positive max_norm or norm_type");
-  }
+  get_table_fields(reader, where, record.num_embeddings, record.options, record.frozen,
+                   record.extra);
   record.weight =
       reader.template matrix<T>(record.row_end - record.row_begin, record.embedding_dim);
   reader.finish();

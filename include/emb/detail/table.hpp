@@ -1,7 +1,8 @@
 #pragma once
 // The table core: what every table kind (Embedding, EmbeddingBag) is made of. One weight, owned
 // or mapped from a file (MappedTable), its validated options and frozen flag, the accessors, the
-// validated lookup and renorm, the empty gradient of a frozen table and the checkpoint record.
+// validated lookup and renorm, the empty gradient of a frozen table and the checkpoint record
+// (table_record.hpp).
 // The kernels it runs live beside it, named after the data path: gather.hpp (ids -> rows),
 // renorm.hpp (max_norm), bags.hpp (pooling), sort.hpp + coalesce.hpp (rows -> gradient).
 
@@ -9,76 +10,22 @@
 #include <stdexcept>    // std::logic_error
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <tuple>        // std::tuple, std::apply
 #include <utility>      // std::move
 
 #include "emb/detail/check.hpp"
-#include "emb/detail/checkpoint.hpp"
 #include "emb/detail/gather.hpp"
 #include "emb/detail/huge_pages.hpp"
 #include "emb/detail/random.hpp"
 #include "emb/detail/renorm.hpp"
 #include "emb/detail/rows.hpp"
 #include "emb/detail/table_options.hpp"
+#include "emb/detail/table_record.hpp"
 #include "emb/gradient.hpp"
 #include "emb/indices.hpp"
 #include "emb/mapped_table.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail {
-
-namespace checkpoint {
-
-// A table's checkpoint: its options, frozen flag, any `extra` fields of the table kind
-// (EmbeddingBag's mode, ...) and the weight.
-template <class T, class... Extra>
-struct TableRecord {
-  TableOptions options{};
-  bool frozen = false;
-  std::tuple<Extra...> extra{};
-  Matrix<T> weight{};
-};
-
-template <class Derived, class... Extra>
-void save_table(std::ostream& out, std::string_view kind, const TableOptions& options, bool frozen,
-                const Eigen::DenseBase<Derived>& weight, const Extra&... extra) {
-  Writer writer;
-  writer.put(options.padding_idx);
-  writer.put(options.max_norm);
-  writer.put(options.norm_type);
-  writer.put(options.scale_grad_by_freq);
-  writer.put(frozen);
-  (writer.put(extra), ...);
-  writer.put(weight);
-  writer.write(out, kind, type_tag<typename Derived::Scalar>);
-}
-
-// Reads a table record that must hold a (num, dim) table.
-template <class T, class... Extra>
-TableRecord<T, Extra...> read_table(std::istream& in, std::string_view kind, Index num, Index dim) {
-  const std::string where = std::string(kind) + "::load";
-  auto reader = Reader::read(in, where, kind, type_tag<T>);
-  TableRecord<T, Extra...> record;
-  auto& options = record.options;
-  reader.get(options.padding_idx);
-  reader.get(options.max_norm);
-  reader.get(options.norm_type);
-  reader.get(options.scale_grad_by_freq);
-  reader.get(record.frozen);
-  std::apply([&](auto&... field) { (reader.get(field), ...); }, record.extra);
-  if (options.padding_idx && (*options.padding_idx < 0 || *options.padding_idx >= num)) {
-    throw_runtime(where, ": the checkpoint's padding_idx ", *options.padding_idx,
-                  " is out of range [0, ", num, ")");
-  }
-  if ((options.max_norm && !(*options.max_norm > 0)) || !(options.norm_type > 0)) {
-    throw_runtime(where, ": the checkpoint holds a non-positive max_norm or norm_type");
-  }
-  record.weight = reader.template matrix<T>(num, dim);
-  reader.finish();
-  return record;
-}
-
-}  // namespace checkpoint
 
 // The shared part of Embedding<T> and EmbeddingBag<T>: their common accessors are public here,
 // the steps both run are protected helpers. `kind` ("emb::Embedding") starts every message.
