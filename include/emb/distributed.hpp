@@ -333,7 +333,7 @@ class ShardedTable {
     }
     if (rows == 0) return Matrix<T>::Zero(1, dim_);
     Matrix<T> block(rows, dim_);
-    fill_normal_rows(block.data(), row_begin(), row_end(), dim_, seed);
+    fill_normal_range(block.data(), row_begin() * dim_, row_end() * dim_, seed);
     if (const auto p = local_padding()) block.row(*p).setZero();
     return block;
   }

@@ -4,10 +4,8 @@
 
 #include <algorithm>    // std::min
 #include <bit>          // std::bit_cast
-#include <cmath>        // std::sqrt, std::log, std::cos, std::sin
 #include <cstdint>      // std::int64_t, std::uint64_t
 #include <optional>     // std::optional
-#include <random>       // std::mt19937_64
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <type_traits>  // std::is_floating_point_v
@@ -51,27 +49,6 @@ class RowBlocks {
   Index base_;
   Index extra_;
 };
-
-// Rows [begin, end) of the (num, dim) table that detail::fill_normal(data, num * dim, seed) makes
-// (Box-Muller pairs over mt19937_64, two draws per pair of elements): the generator skips the
-// draws of the rows before the block, so a rank never holds more than its block. Tested against
-// a whole Embedding built with the same seed.
-template <class T>
-void fill_normal_rows(T* data, Index begin, Index end, Index dim, std::uint64_t seed) {
-  const Index first = begin * dim, last = end * dim;
-  if (first == last) return;
-  std::mt19937_64 engine(seed);
-  const Index pair = first / 2;
-  engine.discard(2 * static_cast<unsigned long long>(pair));
-  constexpr double two_pi = 6.283185307179586476925286766559;
-  auto uniform = [&engine] { return (static_cast<double>(engine() >> 11) + 1.0) * 0x1.0p-53; };
-  for (Index i = 2 * pair; i < last; i += 2) {
-    const double radius = std::sqrt(-2.0 * std::log(uniform()));
-    const double angle = two_pi * uniform();
-    if (i >= first) data[i - first] = static_cast<T>(radius * std::cos(angle));
-    if (i + 1 < last) data[i + 1 - first] = static_cast<T>(radius * std::sin(angle));
-  }
-}
 
 // What every rank must pass alike: named fields, compared after one MPI_Allgather. Every rank
 // sees the same values, so every rank throws the same std::invalid_argument on a mismatch.
