@@ -64,20 +64,27 @@ class TopK {
 // one scans the whole table: the table's rows are split too, in parts of at least this many rows.
 inline constexpr Index top_k_rows_per_part = 16384;
 
+// The most table rows top_k scores at once: a tile of scores (64 queries) stays in cache.
+inline constexpr Index top_k_tile_rows = 2048;
+
 // Queries come in groups of `queries_per_group` rows (1 for a plain query; 3 for a 3CosMul
-// analogy). For each group g: the k rows i of table[0, n) with the best scores, best first,
-// skipping the rows in excluded[g]. score(tile, q, first_row) gives the group's scores over a
-// tile: an expression indexed by j, from tile(q + t, j), the dot product of query row q + t of the
-// block and table row first_row + j. Work is split into blocks of queries and, when there are
-// fewer blocks than threads, parts of the table; each (block, part) keeps its own k best, merged
-// at the end. `better` orders candidates totally (score, then row), so the k best of the union
-// is the k best of the parts' k best, whatever the split: results never depend on threads.
-template <class T, class Score>
-std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const Matrix<T>& queries,
-                                          Index k, std::span<const std::vector<Index>> excluded,
+// analogy). For each group g: the k rows i of the table's first n rows with the best scores, best
+// first, skipping the rows in excluded[g]. tiles(first, rows, scratch) gives table rows [first,
+// first + rows) as a (rows, dim) row-major matrix expression: a block of a table in memory, or
+// rows decoded into `scratch`, a Matrix<T> each task owns (tiles resizes it as it needs; at most
+// top_k_tile_rows rows are asked for at once). score(tile, q, first_row) gives the group's scores
+// over a tile: an expression indexed by j, from tile(q + t, j), the dot product of query row
+// q + t of the block and table row first_row + j. Work is split into blocks of queries and, when
+// there are fewer blocks than threads, parts of the table; each (block, part) keeps its own k
+// best, merged at the end. `better` orders candidates totally (score, then row), so the k best of
+// the union is the k best of the parts' k best, whatever the split: results never depend on
+// threads.
+template <class T, class Tiles, class Score>
+std::vector<std::vector<Scored<T>>> top_k(Tiles&& tiles, Index n, const Matrix<T>& queries, Index k,
+                                          std::span<const std::vector<Index>> excluded,
                                           Score&& score, Index queries_per_group = 1) {
   constexpr Index query_block = 64;  // keeps a tile of scores in cache
-  constexpr Index row_block = 2048;
+  constexpr Index row_block = top_k_tile_rows;
   const Index m = queries.rows();
   const Index groups_per_block = std::max<Index>(1, query_block / queries_per_group);
   const Index group_count = m / queries_per_group;
@@ -99,11 +106,12 @@ std::vector<std::vector<Scored<T>>> top_k(const Matrix<T>& table, Index n, const
     best.reserve(static_cast<std::size_t>(g1 - g0));
     for (Index g = g0; g < g1; ++g) best.emplace_back(k);
     Matrix<T> scores(q1 - q0, std::min(row_block, end - begin));
+    Matrix<T> scratch;
     std::vector<Index> candidates(static_cast<std::size_t>(scores.cols()));
     for (Index r0 = begin; r0 < end; r0 += row_block) {
       const Index rows = std::min(row_block, end - r0);
       auto tile = scores.leftCols(rows);
-      tile.noalias() = queries.middleRows(q0, q1 - q0) * table.middleRows(r0, rows).transpose();
+      tile.noalias() = queries.middleRows(q0, q1 - q0) * tiles(r0, rows, scratch).transpose();
       for (Index g = g0; g < g1; ++g) {
         auto row_scores = score(tile, (g - g0) * queries_per_group, r0);
         const auto& skip = excluded[static_cast<std::size_t>(g)];

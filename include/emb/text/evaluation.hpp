@@ -256,7 +256,6 @@ PairResult evaluate_pairs(const WordVectors<T>& vectors, const std::filesystem::
   const auto known =
       detail::known_words(vectors.vocabulary(), std::min(options.restrict_vocab, vectors.size()),
                           options.case_insensitive);
-  const Matrix<T>& unit = vectors.unit_vectors();
   const auto key = [&](const std::string& word) {
     return options.case_insensitive ? detail::to_upper(word) : word;
   };
@@ -269,7 +268,8 @@ PairResult evaluate_pairs(const WordVectors<T>& vectors, const std::filesystem::
       continue;
     }
     gold.push_back(pair.score);
-    model.push_back(static_cast<double>(unit.row(a->second).dot(unit.row(b->second))));
+    model.push_back(vectors.similarity(vectors.vocabulary().word(a->second),
+                                       vectors.vocabulary().word(b->second)));
   }
   if (gold.empty()) {
     detail::throw_file_error(where, path, "no usable word pairs (", result.oov,

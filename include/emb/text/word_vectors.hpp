@@ -15,7 +15,9 @@
 #include <stdexcept>    // std::out_of_range
 #include <string>       // std::string
 #include <string_view>  // std::string_view
+#include <type_traits>  // std::is_same_v
 #include <utility>      // std::move
+#include <variant>      // std::variant, std::get_if
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
@@ -24,6 +26,7 @@
 #include "emb/detail/top_k.hpp"
 #include "emb/embedding.hpp"
 #include "emb/io/load.hpp"
+#include "emb/quantized.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/types.hpp"
 
@@ -64,14 +67,27 @@ struct Neighbour {
   double similarity = 0;  // cosine similarity (3CosMul: the 3CosMul score)
 };
 
-// A vocabulary and a frozen Embedding<T> (from_pretrained) of its vectors, row i the vector of
-// word i, with the unit vectors cached on first use. Queries are gensim's KeyedVectors methods:
-// cosine similarity over unit vectors, input words excluded from answers, exact-case lookups.
+// A vocabulary and a table of its vectors, row i the vector of word i. Queries are gensim's
+// KeyedVectors methods: cosine similarity over unit vectors, input words excluded from answers,
+// exact-case lookups. The table is one of:
+//   - owned floats (a Matrix<T>, kept as a frozen Embedding<T>): the unit vectors are computed on
+//     first use and kept, and every scan multiplies by them;
+//   - a float table read where it is, e.g. the pages of a memory-mapped .npy or .safetensors file
+//     (Embedding<T>::from_mapped), or a compressed QuantizedTable (float16, bfloat16, int8, int4,
+//     int2): nothing the size of the table is ever allocated. A scan decodes a tile of rows at a
+//     time into a small buffer, scales each to unit norm by its norm (one value per row, computed
+//     on the first scan and kept) and multiplies the tile by the queries.
+// The unit rows are computed by the same arithmetic in every form, so a mapped table answers
+// exactly as the same rows owned do, and a compressed table exactly as an owned table of its
+// decoded values (QuantizedTable::dequantize()) does.
 //
 // Example:
 //   auto vectors = emb::WordVectors<float>::load("vectors.bin");
 //   for (const auto& n : vectors.similar("king", 5)) std::cout << n.word << ' ' << n.similarity;
 //   vectors.analogy("man", "king", "woman");   // queen, hopefully: king - man + woman
+//   emb::WordVectors<float> small(vectors.vocabulary(),
+//                                 emb::QuantizedTable::quantize(vectors.vectors(),
+//                                                               emb::Storage::int8));
 template <class T>
 class WordVectors {
   static_assert(detail::is_real_v<T>, "emb::WordVectors<T>: T must be float or double");
@@ -87,7 +103,19 @@ class WordVectors {
   // Throws std::invalid_argument when the sizes differ or the table is empty.
   WordVectors(Vocabulary vocabulary, Matrix<T> vectors)
       : vocabulary_(std::move(vocabulary)),
-        embedding_(make_embedding(vocabulary_.size(), std::move(vectors))) {}
+        table_(make_embedding(vocabulary_.size(), std::move(vectors))) {}
+
+  // Over a float table of vectors (vocabulary.size() rows), kept as it is: an owned table answers
+  // as from its weight; a mapped one (Embedding<T>::from_mapped(emb::io::map_npy<T>(...))) is read
+  // from the file's pages, never copied. Throws std::invalid_argument when the sizes differ.
+  WordVectors(Vocabulary vocabulary, Embedding<T> table)
+      : vocabulary_(std::move(vocabulary)), table_(check_rows(vocabulary_, std::move(table))) {}
+
+  // Over a compressed table (vocabulary.size() rows): queries decode its rows as they scan them,
+  // with the answers of WordVectors(vocabulary, table.dequantize()), without that float copy.
+  // Throws std::invalid_argument when the sizes differ.
+  WordVectors(Vocabulary vocabulary, QuantizedTable table)
+      : vocabulary_(std::move(vocabulary)), table_(check_rows(vocabulary_, std::move(table))) {}
 
   // As above, with vectors for words outside the vocabulary: vector, similar, most_similar,
   // analogy, similarity and odd_one_out then accept any word `unknown` gives a vector to, as
@@ -109,17 +137,46 @@ class WordVectors {
   }
 
   // Writes the words and vectors in `format` (word2vec, word2vec_binary or glove), as
-  // emb::io::save_vectors, which load() reads back. Throws as save_vectors.
+  // emb::io::save_vectors, which load() reads back (a compressed table writes its decoded
+  // values). Throws as save_vectors.
   void save(const std::filesystem::path& path,
             io::VectorFormat format = io::VectorFormat::word2vec_binary) const {
-    detail::write_vectors("emb::WordVectors::save", path, vocabulary_.words(), vectors(), format);
+    constexpr const char* where = "emb::WordVectors::save";
+    if (const auto* packed = compressed()) {
+      detail::write_vectors(where, path, vocabulary_.words(), decoded(*packed), format);
+    } else {
+      detail::write_vectors(where, path, vocabulary_.words(), view(), format);
+    }
   }
 
   const Vocabulary& vocabulary() const { return vocabulary_; }
-  const Embedding<T>& embedding() const { return embedding_; }
-  const Matrix<T>& vectors() const { return embedding_.weight(); }
   Index size() const { return vocabulary_.size(); }
-  Index dim() const { return embedding_.embedding_dim(); }
+  Index dim() const {
+    const auto* table = std::get_if<Embedding<T>>(&table_);
+    return table ? table->embedding_dim() : std::get<QuantizedTable>(table_).embedding_dim();
+  }
+
+  // Whether the vectors are an owned Matrix<T> (vectors() and unit_vectors() need one).
+  bool owned() const {
+    const auto* table = std::get_if<Embedding<T>>(&table_);
+    return table && !table->mapped();
+  }
+  // Whether the vectors are float rows read where they are (Embedding<T>::from_mapped).
+  bool mapped() const {
+    const auto* table = std::get_if<Embedding<T>>(&table_);
+    return table && table->mapped();
+  }
+  // The compressed table, or nullptr when the vectors are float rows.
+  const QuantizedTable* compressed() const { return std::get_if<QuantizedTable>(&table_); }
+
+  // The float table, owned or mapped. Throws std::logic_error for a compressed table.
+  const Embedding<T>& embedding() const { return floats("embedding"); }
+  // The vectors (size(), dim()), owned. Throws std::logic_error for a mapped table (view() reads
+  // it) or a compressed one (compressed()->dequantize() decodes it).
+  const Matrix<T>& vectors() const { return owned_weight("vectors"); }
+  // The vectors (size(), dim()), owned or mapped, without a copy. Throws std::logic_error for a
+  // compressed table.
+  Eigen::Map<const Matrix<T>> view() const { return floats("view").view(); }
   bool contains(std::string_view word) const { return vocabulary_.contains(word); }
 
   // The row of `word`. Throws UnknownWord for a word not in the vocabulary.
@@ -127,22 +184,25 @@ class WordVectors {
 
   // The vector of `word` (1, dim). Throws UnknownWord for an unknown word.
   RowVector vector(std::string_view word) const {
-    if (const auto found = vocabulary_.find(word)) return vectors().row(*found);
+    if (const auto found = vocabulary_.find(word)) {
+      RowVector out(dim());
+      decode(*found, 1, out.data());
+      return out;
+    }
     RowVector out(dim());
     if (unknown_ && unknown_(word, out)) return out;
     throw UnknownWord("emb::WordVectors::vector", word, size());
   }
 
   // Every vector scaled to unit L2 norm (a zero vector gives NaNs and never ranks), computed on
-  // first use (thread-safe) and kept: (size(), dim()).
+  // first use (thread-safe) and kept: (size(), dim()). Only an owned table keeps them; for a
+  // mapped or compressed one, which queries without a table-sized copy, throws std::logic_error.
   const Matrix<T>& unit_vectors() const {
+    const Matrix<T>& weight = owned_weight("unit_vectors");
     std::call_once(cache_->once, [&] {
-      const Matrix<T>& weight = vectors();
       cache_->unit.resize(weight.rows(), weight.cols());
       detail::parallel_for(0, weight.rows(), 4096, [&](Index i) {
-        cache_->unit.row(i) =
-            weight.row(i) /
-            static_cast<T>(std::sqrt(weight.row(i).template cast<double>().squaredNorm()));
+        cache_->unit.row(i) = weight.row(i) / row_norm(weight.row(i).data());
       });
     });
     return cache_->unit;
@@ -280,7 +340,9 @@ class WordVectors {
  private:
   struct Cache {
     std::once_flag once;
-    Matrix<T> unit;
+    Matrix<T> unit;  // an owned table's unit vectors
+    std::once_flag norms_once;
+    std::vector<T> norms;  // a mapped or compressed table's row norms
   };
 
   static Embedding<T> make_embedding(Index words, Matrix<T>&& vectors) {
@@ -305,7 +367,7 @@ class WordVectors {
   std::optional<Index> unit_of(const char* where, std::string_view word,
                                Eigen::Ref<RowVector> out) const {
     if (const auto found = vocabulary_.find(word)) {
-      out = unit_vectors().row(*found);
+      unit_row(*found, out);
       return found;
     }
     if (!unknown_ || !unknown_(word, out)) throw UnknownWord(where, word, size());
@@ -353,19 +415,19 @@ class WordVectors {
                                                 std::span<const AnalogyQuery> queries, Index k,
                                                 AnalogyMethod method, Index n) const {
     check_k(where, k);
-    const Matrix<T>& unit = unit_vectors();
     const Index per_question = method == AnalogyMethod::add ? 1 : 3;
     Matrix<T> rows(static_cast<Index>(queries.size()) * per_question, dim());
+    Matrix<T> unit(3, dim());  // rows b, c, a
     std::vector<std::vector<Index>> excluded(queries.size());
     for (std::size_t i = 0; i < queries.size(); ++i) {
       const auto& q = queries[i];
       const auto row = static_cast<Index>(i) * per_question;
+      unit_row(q.b, unit.row(0)), unit_row(q.c, unit.row(1)), unit_row(q.a, unit.row(2));
       if (per_question == 1) {
         // As most_similar(positive=[b, c], negative=[a]) forms it, to the last bit.
-        rows.row(row) = (unit.row(q.b) + unit.row(q.c) - unit.row(q.a)) / T(3);
+        rows.row(row) = (unit.row(0) + unit.row(1) - unit.row(2)) / T(3);
       } else {
-        rows.row(row) = unit.row(q.b), rows.row(row + 1) = unit.row(q.c);
-        rows.row(row + 2) = unit.row(q.a);
+        rows.middleRows(row, 3) = unit;
       }
       excluded[i] = {q.b, q.c, q.a};
     }
@@ -392,9 +454,8 @@ class WordVectors {
   std::vector<std::vector<Neighbour>> answers(const Matrix<T>& queries,
                                               const std::vector<std::vector<Index>>& excluded,
                                               Index k, Index n) const {
-    return to_neighbours(
-        detail::top_k(unit_vectors(), n, queries, k, excluded,
-                      [](const auto& tile, Index q, Index) { return tile.row(q); }));
+    return to_neighbours(scan(n, queries, k, excluded,
+                              [](const auto& tile, Index q, Index) { return tile.row(q); }));
   }
 
   // 3CosMul over rows (b, c, a) of each question: gensim most_similar_cosmul's score
@@ -402,8 +463,8 @@ class WordVectors {
   std::vector<std::vector<Neighbour>> cosmul_answers(
       const Matrix<T>& queries, const std::vector<std::vector<Index>>& excluded, Index k,
       Index n) const {
-    return to_neighbours(detail::top_k(
-        unit_vectors(), n, queries, k, excluded,
+    return to_neighbours(scan(
+        n, queries, k, excluded,
         [](const auto& tile, Index q, Index) {
           const auto shift = [&](Index r) { return (tile.row(q + r).array() + T(1)) / T(2); };
           return ((shift(0) * shift(1)) / (shift(2) + T(1e-6))).eval();
@@ -411,8 +472,152 @@ class WordVectors {
         3));
   }
 
+  // detail::top_k over the unit vectors: an owned table's kept ones, else tiles of rows decoded
+  // and scaled by their kept norms (the same values: see unit_rows).
+  template <class Score>
+  std::vector<std::vector<detail::Scored<T>>> scan(Index n, const Matrix<T>& queries, Index k,
+                                                   std::span<const std::vector<Index>> excluded,
+                                                   Score&& score, Index per_group = 1) const {
+    if (owned()) {
+      const Matrix<T>& unit = unit_vectors();
+      return detail::top_k(
+          [&](Index first, Index rows, Matrix<T>&) { return unit.middleRows(first, rows); }, n,
+          queries, k, excluded, std::forward<Score>(score), per_group);
+    }
+    row_norms();  // before the threads start
+    return detail::top_k(
+        [&](Index first, Index rows, Matrix<T>& scratch) {
+          if (scratch.rows() < rows || scratch.cols() != dim()) scratch.resize(rows, dim());
+          unit_rows(first, rows, scratch.data());
+          return Eigen::Map<const Matrix<T>>(scratch.data(), rows, dim());
+        },
+        n, queries, k, excluded, std::forward<Score>(score), per_group);
+  }
+
+  const Embedding<T>& floats(const char* what) const {
+    if (const auto* table = std::get_if<Embedding<T>>(&table_)) return *table;
+    throw std::logic_error(detail::message("emb::WordVectors::", what, ": the vectors are a ",
+                                           to_string(compressed()->storage()),
+                                           " compressed table, not float rows"));
+  }
+
+  const Matrix<T>& owned_weight(const char* what) const {
+    const Embedding<T>& table = floats(what);
+    if (table.mapped()) {
+      throw std::logic_error(detail::message("emb::WordVectors::", what,
+                                             ": the vectors are mapped from a file, not owned (",
+                                             "view() reads them)"));
+    }
+    return table.weight();
+  }
+
+  template <class Table>
+  static Table check_rows(const Vocabulary& vocabulary, Table&& table) {
+    if (table.num_embeddings() != vocabulary.size()) {
+      detail::throw_invalid("emb::WordVectors: ", vocabulary.size(), " words for ",
+                            table.num_embeddings(), " vectors; they must be equal");
+    }
+    return std::move(table);
+  }
+
+  // A compressed table's rows decoded as T.
+  static Matrix<T> decoded(const QuantizedTable& table) {
+    if constexpr (std::is_same_v<T, float>) {
+      return table.dequantize();
+    } else {
+      return table.dequantize().template cast<T>();
+    }
+  }
+
+  // The L2 norm of a row of dim() values (summed in double, as gensim's unitvec is accurate), in a
+  // fixed order whatever the row's address: a row read from a file, decoded or owned gets the
+  // same norm, so every form of a table has the same unit vectors.
+  T row_norm(const T* row) const {
+    constexpr int lanes = 8;
+    double sum[lanes] = {};
+    const Index d = dim(), whole = d / lanes * lanes;
+    for (Index j = 0; j < whole; j += lanes) {
+      for (int l = 0; l < lanes; ++l) {
+        const auto x = static_cast<double>(row[j + l]);
+        sum[l] += x * x;
+      }
+    }
+    for (Index j = whole; j < d; ++j) {
+      const auto x = static_cast<double>(row[j]);
+      sum[j - whole] += x * x;
+    }
+    const double total =
+        ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
+    return static_cast<T>(std::sqrt(total));
+  }
+
+  // Rows [first, first + count) as T into `out` ((count, dim()), row-major).
+  void decode(Index first, Index count, T* out) const {
+    const Index d = dim();
+    if (const auto* table = std::get_if<Embedding<T>>(&table_)) {
+      const T* rows = table->view().data() + first * d;
+      std::copy(rows, rows + count * d, out);
+      return;
+    }
+    std::get<QuantizedTable>(table_).visit_rows([&](const auto& rows) {
+      if constexpr (std::is_same_v<T, float>) {
+        for (Index i = 0; i < count; ++i) {
+          float* row = out + i * d;
+          const float* got = rows.columns(first + i, 0, d, row);
+          if (got != row) std::copy(got, got + d, row);
+        }
+      } else {
+        std::vector<float> buffer(static_cast<std::size_t>(d));
+        for (Index i = 0; i < count; ++i) {
+          const float* got = rows.columns(first + i, 0, d, buffer.data());
+          std::copy(got, got + d, out + i * d);
+        }
+      }
+    });
+  }
+
+  // The unit vector of row r into `out`: unit_vectors().row(r), computed alike for every table.
+  void unit_row(Index r, Eigen::Ref<RowVector> out) const {
+    if (owned()) {
+      out = unit_vectors().row(r);
+      return;
+    }
+    RowVector row(dim());
+    decode(r, 1, row.data());
+    out = row / row_norm(row.data());
+  }
+
+  // Unit rows [first, first + count) into `out` ((count, dim()), row-major), dividing each
+  // decoded row by its kept norm as unit_vectors() divides an owned row by its norm.
+  void unit_rows(Index first, Index count, T* out) const {
+    decode(first, count, out);
+    const auto& norms = row_norms();
+    for (Index i = 0; i < count; ++i) {
+      Eigen::Map<RowVector> row(out + i * dim(), dim());
+      row = row / norms[static_cast<std::size_t>(first + i)];
+    }
+  }
+
+  // The norm of every row of a mapped or compressed table, computed on first use (thread-safe)
+  // and kept: size() values, the only per-row memory such a table's queries keep.
+  const std::vector<T>& row_norms() const {
+    std::call_once(cache_->norms_once, [&] {
+      cache_->norms.resize(static_cast<std::size_t>(size()));
+      constexpr Index block = 256;
+      detail::parallel_for(0, (size() + block - 1) / block, 4, [&](Index b) {
+        const Index first = b * block, count = std::min(block, size() - first);
+        std::vector<T> rows(static_cast<std::size_t>(count * dim()));
+        decode(first, count, rows.data());
+        for (Index i = 0; i < count; ++i) {
+          cache_->norms[static_cast<std::size_t>(first + i)] = row_norm(rows.data() + i * dim());
+        }
+      });
+    });
+    return cache_->norms;
+  }
+
   Vocabulary vocabulary_;
-  Embedding<T> embedding_;
+  std::variant<Embedding<T>, QuantizedTable> table_;
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
   UnknownWordVector unknown_;
 };
