@@ -1,5 +1,6 @@
 // WordVectors<T>: gensim's answers (goldens made by tests/golden/make_word_vectors_golden.py,
-// and the reference figures of ../shared/data/README.md), batching, and errors.
+// and the reference figures of ../shared/data/README.md), batching, errors, and the same answers
+// from a table mapped from a file and from compressed tables.
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <emb/io/npy.hpp>
+#include <emb/quantized.hpp>
 #include <emb/text/evaluation.hpp>
 #include <emb/text/word_vectors.hpp>
 
@@ -333,4 +336,200 @@ TEST_CASE("analogy_batch answers each question as analogy does", "[word_vectors]
       for (const auto& n : answers) CHECK(n.index < 70);
     }
   }
+}
+
+namespace {
+
+void check_same(const std::vector<emb::Neighbour>& got, const std::vector<emb::Neighbour>& want) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("neighbour " << i);
+    CHECK(got[i].word == want[i].word);
+    CHECK(got[i].index == want[i].index);
+    CHECK(got[i].similarity == want[i].similarity);  // bit for bit
+  }
+}
+
+// Every query of `got` answers bit for bit as `want` does (the same words, the same table
+// values in another form), the evaluations included (files written into `dir`).
+template <class T>
+void check_same_answers(const WordVectors<T>& got, const WordVectors<T>& want,
+                        const emb::test::TempDir& dir) {
+  REQUIRE(got.size() == want.size());
+  REQUIRE(got.dim() == want.dim());
+  const auto& words = want.vocabulary().words();
+  const auto word = [&](Index i) { return words[static_cast<std::size_t>(i % want.size())]; };
+  for (const Index i : {Index{0}, want.size() / 3, want.size() - 1}) {
+    INFO("word " << word(i));
+    CHECK(got.vector(word(i)) == want.vector(word(i)));
+    check_same(got.similar(word(i), 7), want.similar(word(i), 7));
+    check_same(got.analogy(word(i), word(i + 5), word(i + 11), 6),
+               want.analogy(word(i), word(i + 5), word(i + 11), 6));
+    check_same(got.analogy(word(i), word(i + 5), word(i + 11), 6, emb::AnalogyMethod::mul),
+               want.analogy(word(i), word(i + 5), word(i + 11), 6, emb::AnalogyMethod::mul));
+    CHECK(got.similarity(word(i), word(i + 3)) == want.similarity(word(i), word(i + 3)));
+    const std::vector<std::string> some{word(i), word(i + 1), word(i + 2), word(i + 9)};
+    CHECK(got.odd_one_out(some) == want.odd_one_out(some));
+    const std::vector<std::string> negative{word(i + 4)};
+    check_same(got.most_similar(some, negative, 5, want.size() / 2),
+               want.most_similar(some, negative, 5, want.size() / 2));
+  }
+  const emb::Matrix<T> query = want.vector(word(2)) + want.vector(word(3));
+  check_same(got.similar(query, 9), want.similar(query, 9));
+  std::vector<std::string> batch;
+  std::vector<emb::AnalogyQuery> questions;
+  for (Index i = 0; i < 70; ++i) {
+    batch.push_back(word(i * 37));
+    questions.push_back({i * 13 % want.size(), (i * 13 + 1) % want.size(), i * 7 % want.size()});
+  }
+  const auto batch_got = got.similar_batch(batch, 4), batch_want = want.similar_batch(batch, 4);
+  for (std::size_t q = 0; q < batch.size(); ++q) check_same(batch_got[q], batch_want[q]);
+  for (const auto method : {emb::AnalogyMethod::add, emb::AnalogyMethod::mul}) {
+    const auto a = got.analogy_batch(questions, 3, method, want.size() - 5);
+    const auto b = want.analogy_batch(questions, 3, method, want.size() - 5);
+    for (std::size_t q = 0; q < questions.size(); ++q) check_same(a[q], b[q]);
+  }
+  // The evaluations, on files of the vocabulary's own words.
+  {
+    std::ofstream analogies(dir / "analogies.txt"), pairs(dir / "pairs.tsv");
+    analogies << ": one\n";
+    for (Index i = 0; i < 40; ++i) {
+      analogies << word(i) << ' ' << word(i + 1) << ' ' << word(i + 2) << ' ' << word(i + 3)
+                << '\n';
+      if (i == 20) analogies << ": two\n";
+      pairs << word(5 * i) << '\t' << word(5 * i + 8) << '\t'
+            << static_cast<double>(i * 7919 % 101) / 10 << '\n';
+    }
+  }
+  const auto a = emb::evaluate_analogies(got, dir / "analogies.txt");
+  const auto b = emb::evaluate_analogies(want, dir / "analogies.txt");
+  CHECK(a.correct == b.correct);
+  CHECK(a.total == b.total);
+  CHECK(a.total == 40);
+  const auto p = emb::evaluate_pairs(got, dir / "pairs.tsv");
+  const auto q = emb::evaluate_pairs(want, dir / "pairs.tsv");
+  CHECK(p.pairs == 40);
+  CHECK(p.pearson == q.pearson);
+  CHECK(p.spearman == q.spearman);
+}
+
+template <class T>
+emb::Matrix<T> random_table(Index rows, Index cols, std::uint64_t seed) {
+  emb::Matrix<T> m(rows, cols);
+  emb::detail::fill_normal(m.data(), m.size(), seed);
+  return m;
+}
+
+std::vector<std::string> numbered_words(Index n) {
+  std::vector<std::string> words;
+  for (Index i = 0; i < n; ++i) words.push_back("w" + std::to_string(i));
+  return words;
+}
+
+}  // namespace
+
+// 33,000 rows: with two threads or more, a single query splits the scan into parts (of at least
+// 16,384 rows), each of several tiles of 2,048 rows, the last one partial.
+TEMPLATE_TEST_CASE(
+    "WordVectors over a table mapped from an .npy file answers as the same rows "
+    "owned, bit for bit",
+    "[word_vectors][mapped]", float, double) {
+  using T = TestType;
+  emb::test::TempDir dir;
+  const auto m = random_table<T>(33000, 20, 11);
+  emb::io::save_npy<T>(dir / "table.npy", m);
+  const emb::Vocabulary vocabulary(numbered_words(m.rows()));
+  const WordVectors<T> owned(vocabulary, m);
+  const WordVectors<T> mapped(
+      vocabulary, emb::Embedding<T>::from_mapped(emb::io::map_npy<T>(dir / "table.npy")));
+  CHECK(owned.owned());
+  CHECK_FALSE(owned.mapped());
+  CHECK(mapped.mapped());
+  CHECK_FALSE(mapped.owned());
+  CHECK(mapped.compressed() == nullptr);
+  CHECK(mapped.view() == owned.vectors());
+  check_same_answers(mapped, owned, dir);
+
+  // What needs an owned matrix says so; the file's rows are never copied into one.
+  REQUIRE_THROWS_AS(mapped.vectors(), std::logic_error);
+  REQUIRE_THROWS_WITH(mapped.unit_vectors(),
+                      "emb::WordVectors::unit_vectors: the vectors are mapped from a file, not "
+                      "owned (view() reads them)");
+  CHECK(mapped.embedding().mapped());
+  // save writes the mapped rows.
+  mapped.save(dir / "copy.bin");
+  // (word2vec binary files hold float32)
+  CHECK(WordVectors<T>::load(dir / "copy.bin").vectors() ==
+        m.template cast<float>().template cast<T>());
+}
+
+TEST_CASE("WordVectors over a shared-data file mapped from .npy evaluates as the owned file",
+          "[word_vectors][mapped][shared]") {
+  if (!have_shared_data()) {
+    WARN("skipped: no shared data at " << shared_data());
+    return;
+  }
+  emb::test::TempDir dir;
+  const auto owned = WordVectors<float>::load(shared_data() / "euclidean_vectors.bin");
+  emb::io::save_npy<float>(dir / "table.npy", owned.vectors());
+  const WordVectors<float> mapped(
+      owned.vocabulary(),
+      emb::Embedding<float>::from_mapped(emb::io::map_npy<float>(dir / "table.npy")));
+  for (const auto& file : {"questions-words.txt"}) {
+    const auto a = emb::evaluate_analogies(mapped, shared_data() / file);
+    const auto b = emb::evaluate_analogies(owned, shared_data() / file);
+    CHECK(a.correct == b.correct);
+    CHECK(a.total == b.total);
+    CHECK_THAT(a.accuracy, WithinAbs(0.0024449877750611247, 1e-12));  // the README's figure
+  }
+  const auto p = emb::evaluate_pairs(mapped, shared_data() / "wordsim353.tsv");
+  CHECK(p.spearman == emb::evaluate_pairs(owned, shared_data() / "wordsim353.tsv").spearman);
+  CHECK_THAT(p.spearman, WithinAbs(0.273602, 1e-6));
+}
+
+// Every storage, over 2,300 x 40 (two tiles of the scan; int2 needs a width divisible by 4): the
+// queries decode the packed rows tile by tile, and answer as an owned table of the decoded values.
+TEMPLATE_TEST_CASE(
+    "WordVectors over a compressed table answers as over its dequantized values, "
+    "bit for bit",
+    "[word_vectors][quantized]", float, double) {
+  using T = TestType;
+  emb::test::TempDir dir;
+  const auto m = random_table<float>(2300, 40, 12);
+  const emb::Vocabulary vocabulary(numbered_words(m.rows()));
+  for (const auto storage : {emb::Storage::float32, emb::Storage::float16, emb::Storage::bfloat16,
+                             emb::Storage::int8, emb::Storage::int4, emb::Storage::int2}) {
+    INFO("storage " << emb::to_string(storage));
+    const auto table = emb::QuantizedTable::quantize(m, storage);
+    const WordVectors<T> compressed(vocabulary, table);
+    const WordVectors<T> decoded(vocabulary, table.dequantize().template cast<T>().eval());
+    REQUIRE(compressed.compressed() != nullptr);
+    CHECK(compressed.compressed()->storage() == storage);
+    CHECK_FALSE(compressed.owned());
+    CHECK_FALSE(compressed.mapped());
+    check_same_answers(compressed, decoded, dir);
+    REQUIRE_THROWS_AS(compressed.embedding(), std::logic_error);
+    REQUIRE_THROWS_AS(compressed.view(), std::logic_error);
+    REQUIRE_THROWS_WITH(compressed.unit_vectors(),
+                        "emb::WordVectors::unit_vectors: the vectors are a " +
+                            std::string(emb::to_string(storage)) +
+                            " compressed table, not float rows");
+    compressed.save(dir / "decoded.bin");
+    CHECK(WordVectors<T>::load(dir / "decoded.bin").vectors() == decoded.vectors());
+  }
+  // The answers are the compressed table's own: int4 moves them away from the float table's.
+  const WordVectors<T> exact(vocabulary, m.template cast<T>().eval());
+  const WordVectors<T> int4(vocabulary, emb::QuantizedTable::quantize(m, emb::Storage::int4));
+  CHECK(int4.similarity("w1", "w2") != exact.similarity("w1", "w2"));
+  CHECK_THAT(int4.similarity("w1", "w2"), WithinAbs(exact.similarity("w1", "w2"), 0.1));
+}
+
+TEST_CASE("WordVectors refuses a table whose rows are not one per word", "[word_vectors][errors]") {
+  const emb::Vocabulary three({"a", "b", "c"});
+  const emb::Matrix<float> four = emb::Matrix<float>::Ones(4, 4);
+  REQUIRE_THROWS_WITH(
+      WordVectors<float>(three, emb::QuantizedTable::quantize(four, emb::Storage::int8)),
+      "emb::WordVectors: 3 words for 4 vectors; they must be equal");
+  REQUIRE_THROWS_WITH(WordVectors<float>(three, emb::Embedding<float>::from_pretrained(four)),
+                      "emb::WordVectors: 3 words for 4 vectors; they must be equal");
 }
