@@ -393,13 +393,20 @@ constexpr Command commands[] = {
      [](const Loaded& l, const Arguments& args, const std::vector<std::string>& out) -> Result {
        const std::string format = args.format.value_or("");
        const auto words = l.vectors.vocabulary().words();
+       // A compressed table writes its decoded values; a mapped one its rows, as they are.
+       const emb::Matrix<float> decoded =
+           l.vectors.compressed() ? l.vectors.compressed()->dequantize() : emb::Matrix<float>();
+       const auto vectors = l.vectors.compressed()
+                                ? Eigen::Map<const emb::Matrix<float>>(
+                                      decoded.data(), decoded.rows(), decoded.cols())
+                                : l.vectors.view();
        if (format == "npy") {
-         emb::io::save_npy_vectors<float>(out[0], words, l.vectors.vectors());
+         emb::io::save_npy_vectors<float>(out[0], words, vectors);
        } else if (format == "safetensors") {
-         emb::io::save_safetensors_vectors<float>(out[0], words, l.vectors.vectors());
+         emb::io::save_safetensors_vectors(out[0], words, vectors);
        } else if (const auto text = emb::io::parse_format(format);
                   text && *text != emb::io::VectorFormat::automatic) {
-         emb::io::save_vectors(out[0], words, l.vectors.vectors(), *text);
+         emb::io::save_vectors(out[0], words, vectors, *text);
        } else {
          throw UsageError(
              "convert needs --format word2vec, word2vec-binary, glove, npy or "
@@ -482,16 +489,31 @@ class Session {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     if (const auto tensor_format = tensor_file_format(path, format)) {
-      auto file = emb::io::load_tensor_vectors<float>(
+      // A float32 table is mapped, not read: only the rows a command touches leave the disk.
+      auto file = emb::io::open_tensor_vectors<float>(
           path, {.vocabulary = args.vocab, .tensor = args.tensor});
-      if (args.limit) {
-        const auto limit = std::min(positive_number(args.limit, "limit", 0), file.vectors.rows());
-        file.words.resize(static_cast<std::size_t>(limit));
-        file.vectors.conservativeResize(limit, Eigen::NoChange);
-      }
-      Vectors vectors =
-          args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
-                       : Vectors(emb::Vocabulary(std::move(file.words)), std::move(file.vectors));
+      const auto limit =
+          args.limit ? std::min(positive_number(args.limit, "limit", 0), file.rows()) : file.rows();
+      file.words.resize(static_cast<std::size_t>(limit));
+      emb::Vocabulary vocabulary(std::move(file.words));
+      Vectors vectors = std::visit(
+          Overloaded{
+              [&](const emb::MappedTable<float>& rows) {
+                const emb::MappedTable<float> first(rows.owner(), rows.data(), limit, rows.cols());
+                if (args.storage) {
+                  return compressed(std::move(vocabulary), first.matrix(), *args.storage);
+                }
+                return Vectors(std::move(vocabulary), emb::Embedding<float>::from_mapped(first));
+              },
+              [&](emb::Matrix<float>& rows) {
+                if (args.storage) {
+                  return compressed(std::move(vocabulary), rows.topRows(limit), *args.storage);
+                }
+                rows.conservativeResize(limit, Eigen::NoChange);
+                return Vectors(std::move(vocabulary), std::move(rows));
+              },
+          },
+          file.vectors);
       return {std::move(vectors), *tensor_format, seconds(), std::nullopt, path};
     }
     if (args.vocab || args.tensor) {
@@ -513,10 +535,14 @@ class Session {
     }
     auto file = emb::io::load_vectors<float>(path, options);
     const std::string name(emb::io::to_string(file.format));
-    Vectors vectors =
-        args.storage ? compressed(std::move(file.words), std::move(file.vectors), *args.storage)
-                     : Vectors(std::move(file));
-    return {std::move(vectors), name, seconds(), std::nullopt, path};
+    if (args.storage) {
+      // Packed, then the float table goes: the queries read only the compressed rows.
+      auto vocabulary = emb::Vocabulary(std::move(file.words));
+      auto vectors = compressed(std::move(vocabulary), file.vectors, *args.storage);
+      file.vectors = emb::Matrix<float>();
+      return {std::move(vectors), name, seconds(), std::nullopt, path};
+    }
+    return {Vectors(std::move(file)), name, seconds(), std::nullopt, path};
   }
 
   // "npy" or "safetensors" when `path` is a tensor file: so named by --format, else an .npy by
@@ -544,17 +570,18 @@ class Session {
     return static_cast<std::int32_t>(value) == emb::io::FastTextModel::magic;
   }
 
-  // --storage: the vectors as a compressed table of that storage holds them (docs/QUANTIZED.md),
-  // decoded once for the queries: the answers a compressed table gives, not its memory saving.
-  static Vectors compressed(std::vector<std::string> words, const emb::Matrix<float>& vectors,
+  // --storage: the vectors packed as a compressed table of that storage (docs/QUANTIZED.md),
+  // which the queries read directly, decoding the rows they scan: the memory of the compressed
+  // table, and its answers.
+  template <class Derived>
+  static Vectors compressed(emb::Vocabulary vocabulary, const Eigen::MatrixBase<Derived>& vectors,
                             const std::string& name) {
     const auto storage = emb::parse_storage(name);
     if (!storage) {
       throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
                        name + "\"");
     }
-    const auto table = emb::QuantizedTable::quantize(vectors, *storage);
-    return Vectors(emb::Vocabulary(std::move(words)), table.dequantize());
+    return Vectors(std::move(vocabulary), emb::QuantizedTable::quantize(vectors, *storage));
   }
 
   Loaded loaded_;

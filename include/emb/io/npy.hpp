@@ -292,6 +292,37 @@ T read_float(const unsigned char* p, std::size_t item_size, bool big_endian) {
   return static_cast<T>(value);
 }
 
+// Why the array cannot be mapped as a table of T, or an empty string when it can: it must be
+// exactly T ('<f4' for float, '<f8' for double, on a little-endian machine), 2-D, in C order,
+// non-empty, and start at a byte aligned for T.
+template <class T>
+std::string npy_map_refusal(const NpyHeader& header) {
+  const std::string wanted = sizeof(T) == 4 ? "<f4" : "<f8";
+  if (header.descr != wanted || std::endian::native != std::endian::little) {
+    return emb::detail::message("the dtype is '", header.descr, "', not '", wanted, "'");
+  }
+  if (header.shape.size() != 2) {
+    return emb::detail::message("the array has ", header.shape.size(), " dimensions, not 2");
+  }
+  if (header.fortran_order) return "the array is in Fortran order";
+  if (header.shape[0] == 0 || header.shape[1] == 0) {
+    return emb::detail::message("the array is empty (", header.shape[0], " x ", header.shape[1],
+                                ")");
+  }
+  if (header.data_offset % alignof(T) != 0) {
+    return emb::detail::message("the data starts at byte ", header.data_offset,
+                                ", not aligned for its type");
+  }
+  return {};
+}
+
+// Whether map_npy<T> maps the file. Throws as load_npy for a file that is not a valid .npy file.
+template <class T>
+bool npy_mappable(const char* where, const std::filesystem::path& path) {
+  const emb::detail::MappedFile file(where, path);
+  return npy_map_refusal<T>(read_npy_header(where, path, file.data(), file.size())).empty();
+}
+
 }  // namespace detail
 
 // Reads a .npy file (numpy.save's format, versions 1.0, 2.0 and 3.0) of float16, float32 or
@@ -397,21 +428,9 @@ MappedTable<T> map_npy(const std::filesystem::path& path) {
   constexpr const char* where = "emb::io::map_npy";
   auto file = std::make_shared<const emb::detail::MappedFile>(where, path);
   const detail::NpyHeader header = detail::read_npy_header(where, path, file->data(), file->size());
-  const std::string wanted = sizeof(T) == 4 ? "<f4" : "<f8";
-  const auto refuse = [&](const auto&... why) {
-    emb::detail::throw_file_error(where, path, why...,
+  if (const std::string why = detail::npy_map_refusal<T>(header); !why.empty()) {
+    emb::detail::throw_file_error(where, path, why,
                                   "; it cannot be mapped as is: use load_npy, which converts");
-  };
-  if (header.descr != wanted || std::endian::native != std::endian::little) {
-    refuse("the dtype is '", header.descr, "', not '", wanted, "'");
-  }
-  if (header.shape.size() != 2) refuse("the array has ", header.shape.size(), " dimensions, not 2");
-  if (header.fortran_order) refuse("the array is in Fortran order");
-  if (header.shape[0] == 0 || header.shape[1] == 0) {
-    refuse("the array is empty (", header.shape[0], " x ", header.shape[1], ")");
-  }
-  if (header.data_offset % alignof(T) != 0) {
-    refuse("the data starts at byte ", header.data_offset, ", not aligned for its type");
   }
   const auto* data = reinterpret_cast<const T*>(file->data() + header.data_offset);
   return MappedTable<T>(std::move(file), data, static_cast<Index>(header.shape[0]),

@@ -337,30 +337,40 @@ Matrix<T> load_tensor(const char* where, const std::filesystem::path& path,
   return out;
 }
 
+// Why the tensor cannot be mapped as a table of T, or an empty string when it can: it must be
+// exactly T (F32 for float, F64 for double, on a little-endian machine), 2-D, non-empty, and
+// start at a byte aligned for T.
+template <class T>
+std::string tensor_map_refusal(const SafetensorsHeader& header, const TensorInfo& info) {
+  const std::string_view wanted = sizeof(T) == 4 ? "F32" : "F64";
+  if (info.dtype != wanted || std::endian::native != std::endian::little) {
+    return emb::detail::message("the dtype is ", info.dtype, ", not ", wanted);
+  }
+  if (info.shape.size() != 2) {
+    return emb::detail::message("it has ", info.shape.size(), " dimensions, not 2");
+  }
+  if (info.shape[0] == 0 || info.shape[1] == 0) {
+    return emb::detail::message("it is empty (", info.shape[0], " x ", info.shape[1], ")");
+  }
+  const std::size_t offset = header.data_start + static_cast<std::size_t>(info.data_begin);
+  if (offset % alignof(T) != 0) {
+    return emb::detail::message("its data starts at byte ", offset, ", not aligned for its type");
+  }
+  return {};
+}
+
 // map_safetensors on an open file whose header has been read.
 template <class T>
 MappedTable<T> map_tensor(const char* where, const std::filesystem::path& path,
                           std::shared_ptr<const emb::detail::MappedFile> file,
                           const SafetensorsHeader& header, std::string_view name) {
   const TensorInfo& info = find_tensor(where, path, header, name);
-  const auto refuse = [&](const auto&... why) {
-    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(info.name), ": ",
-                                  why...,
+  if (const std::string why = tensor_map_refusal<T>(header, info); !why.empty()) {
+    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(info.name), ": ", why,
                                   "; it cannot be mapped as is: use load_safetensors, which "
                                   "converts");
-  };
-  const std::string_view wanted = sizeof(T) == 4 ? "F32" : "F64";
-  if (info.dtype != wanted || std::endian::native != std::endian::little) {
-    refuse("the dtype is ", info.dtype, ", not ", wanted);
-  }
-  if (info.shape.size() != 2) refuse("it has ", info.shape.size(), " dimensions, not 2");
-  if (info.shape[0] == 0 || info.shape[1] == 0) {
-    refuse("it is empty (", info.shape[0], " x ", info.shape[1], ")");
   }
   const std::size_t offset = header.data_start + static_cast<std::size_t>(info.data_begin);
-  if (offset % alignof(T) != 0) {
-    refuse("its data starts at byte ", offset, ", not aligned for its type");
-  }
   const auto* data = reinterpret_cast<const T*>(file->data() + offset);
   return MappedTable<T>(std::move(file), data, info.shape[0], info.shape[1]);
 }
@@ -432,6 +442,14 @@ class SafetensorsFile {
                   "emb::io::SafetensorsFile::load<T>: T must be float or double");
     return detail::load_tensor<T>("emb::io::SafetensorsFile::load", path(), *file_, header_, name);
   }
+  // Whether map<T>(name) maps the tensor (it is stored exactly as T, 2-D and aligned; see
+  // map_safetensors). Throws as map does when there is no such tensor.
+  template <class T>
+  bool mappable(std::string_view name) const {
+    const auto& info =
+        detail::find_tensor("emb::io::SafetensorsFile::mappable", path(), header_, name);
+    return detail::tensor_map_refusal<T>(header_, info).empty();
+  }
   // The table keeps the file mapped, also after this object is gone.
   template <class T>
   MappedTable<T> map(std::string_view name) const {
@@ -452,6 +470,14 @@ struct NamedTensor {
   // A (rows, cols) matrix, stored with shape [rows, cols].
   template <class T>
   NamedTensor(std::string tensor_name, const Matrix<T>& matrix, std::string tensor_dtype = {})
+      : name(std::move(tensor_name)),
+        values(std::span<const T>(matrix.data(), static_cast<std::size_t>(matrix.size()))),
+        shape{matrix.rows(), matrix.cols()},
+        dtype(std::move(tensor_dtype)) {}
+  // The same for a matrix held elsewhere (a mapped table's rows).
+  template <class T>
+  NamedTensor(std::string tensor_name, const Eigen::Map<const Matrix<T>>& matrix,
+              std::string tensor_dtype = {})
       : name(std::move(tensor_name)),
         values(std::span<const T>(matrix.data(), static_cast<std::size_t>(matrix.size()))),
         shape{matrix.rows(), matrix.cols()},

@@ -11,6 +11,7 @@
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <utility>      // std::move
+#include <variant>      // std::variant, std::visit
 #include <vector>       // std::vector
 
 #include "emb/detail/check.hpp"
@@ -19,6 +20,7 @@
 #include "emb/detail/mapped_file.hpp"
 #include "emb/io/npy.hpp"
 #include "emb/io/safetensors.hpp"
+#include "emb/mapped_table.hpp"
 #include "emb/types.hpp"
 
 namespace emb::io {
@@ -83,39 +85,53 @@ struct TensorVectorsOptions {
   std::optional<std::string> tensor{};
 };
 
-// Loads word vectors from an .npy file (recognized by its magic bytes) or a safetensors file
-// (anything else), with their vocabulary, converted to T. Throws std::runtime_error naming the
-// file for everything load_npy, load_safetensors and read_vocabulary_file refuse, and when the
-// words are not one per row ("3 words in words.txt for 4 rows of vectors.npy") or no vocabulary
-// is found.
-//
-// Example:
-//   auto loaded = emb::io::load_tensor_vectors<float>("vectors.npy", {.vocabulary = "words.txt"});
-//   emb::WordVectors<float> vectors(emb::Vocabulary(loaded.words), std::move(loaded.vectors));
+// Word vectors of a tensor file with the table mapped where it can be (open_tensor_vectors).
 template <class T>
-TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
-                                     const TensorVectorsOptions& options = {}) {
-  constexpr const char* where = "emb::io::load_tensor_vectors";
-  TensorVectors<T> out;
+struct OpenedTensorVectors {
+  std::vector<std::string> words;
+  // The file's pages (see map_npy, map_safetensors), or a table read and converted.
+  std::variant<MappedTable<T>, Matrix<T>> vectors;
+
+  Index rows() const {
+    return std::visit([](const auto& table) { return table.rows(); }, vectors);
+  }
+};
+
+namespace detail {
+
+// load_tensor_vectors and open_tensor_vectors: the table is mapped when `map` and it is stored
+// exactly as T, else read and converted.
+template <class T>
+OpenedTensorVectors<T> read_tensor_vectors(const char* where, const std::filesystem::path& path,
+                                           const TensorVectorsOptions& options, bool map) {
+  OpenedTensorVectors<T> out;
   bool npy = false;
   {
     const emb::detail::MappedFile file(where, path);
     npy = std::string_view(reinterpret_cast<const char*>(file.data()), file.size())
-              .starts_with(detail::npy_magic);
+              .starts_with(npy_magic);
   }
   std::filesystem::path words_from = path;
   if (npy) {
     if (options.tensor) {
       emb::detail::throw_file_error(where, path, "an .npy file holds one table: no tensor names");
     }
-    out.vectors = load_npy<T>(path);
+    if (map && npy_mappable<T>(where, path)) {
+      out.vectors = map_npy<T>(path);
+    } else {
+      out.vectors = load_npy<T>(path);
+    }
     words_from = options.vocabulary.value_or(vocabulary_path(path));
     out.words = read_vocabulary_file(words_from);
   } else {
     const SafetensorsFile file(path);
     std::string tensor = options.tensor.value_or(std::string(word_vectors_tensor));
     if (!options.tensor && file.tensors().size() == 1) tensor = file.tensors()[0].name;
-    out.vectors = file.load<T>(tensor);
+    if (map && file.mappable<T>(tensor)) {
+      out.vectors = file.map<T>(tensor);
+    } else {
+      out.vectors = file.load<T>(tensor);
+    }
     if (options.vocabulary) {
       words_from = *options.vocabulary;
       out.words = read_vocabulary_file(words_from);
@@ -128,12 +144,46 @@ TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
       out.words = decode_vocabulary(path, found->second);
     }
   }
-  if (static_cast<Index>(out.words.size()) != out.vectors.rows()) {
-    emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ",
-                                  out.vectors.rows(), " rows of ", path.string(),
-                                  "; there must be one word a row");
+  if (static_cast<Index>(out.words.size()) != out.rows()) {
+    emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ", out.rows(),
+                                  " rows of ", path.string(), "; there must be one word a row");
   }
   return out;
+}
+
+}  // namespace detail
+
+// Loads word vectors from an .npy file (recognized by its magic bytes) or a safetensors file
+// (anything else), with their vocabulary, converted to T. Throws std::runtime_error naming the
+// file for everything load_npy, load_safetensors and read_vocabulary_file refuse, and when the
+// words are not one per row ("3 words in words.txt for 4 rows of vectors.npy") or no vocabulary
+// is found.
+//
+// Example:
+//   auto loaded = emb::io::load_tensor_vectors<float>("vectors.npy", {.vocabulary = "words.txt"});
+//   emb::WordVectors<float> vectors(emb::Vocabulary(loaded.words), std::move(loaded.vectors));
+template <class T>
+TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
+                                     const TensorVectorsOptions& options = {}) {
+  auto read = detail::read_tensor_vectors<T>("emb::io::load_tensor_vectors", path, options, false);
+  return {std::move(read.words), std::get<Matrix<T>>(std::move(read.vectors))};
+}
+
+// As load_tensor_vectors, but the table is mapped instead of read when the file stores it exactly
+// as T (float32 for float, float64 for double; 2-D, C order, little-endian, aligned: what emb,
+// NumPy and the safetensors reference write): only the pages that queries touch are read from
+// the disk, and the table is never copied. Any other table is read and converted. Throws as
+// load_tensor_vectors.
+//
+// Example:
+//   auto opened = emb::io::open_tensor_vectors<float>("vectors.safetensors");
+//   auto& rows = std::get<emb::MappedTable<float>>(opened.vectors);   // a float32 file
+//   emb::WordVectors<float> vectors(emb::Vocabulary(std::move(opened.words)),
+//                                   emb::Embedding<float>::from_mapped(rows));
+template <class T>
+OpenedTensorVectors<T> open_tensor_vectors(const std::filesystem::path& path,
+                                           const TensorVectorsOptions& options = {}) {
+  return detail::read_tensor_vectors<T>("emb::io::open_tensor_vectors", path, options, true);
 }
 
 // Writes word vectors as an .npy table (float32 for float, float64 for double) and its
@@ -142,7 +192,7 @@ TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
 // before writing anything; std::runtime_error naming the file when it cannot be written.
 template <class T>
 void save_npy_vectors(const std::filesystem::path& path, std::span<const std::string> words,
-                      const Matrix<T>& vectors) {
+                      const Eigen::Ref<const Matrix<T>>& vectors) {
   if (static_cast<Index>(words.size()) != vectors.rows()) {
     emb::detail::throw_invalid("emb::io::save_npy_vectors: ", words.size(), " words for ",
                                vectors.rows(), " rows");
@@ -154,15 +204,24 @@ void save_npy_vectors(const std::filesystem::path& path, std::span<const std::st
 
 // Writes word vectors as a safetensors file that carries its vocabulary: the table as the tensor
 // word_vectors_tensor in `dtype` ("F32", "F64", "F16" or "BF16"; default: T's own), the words
-// under vocabulary_key in __metadata__. Throws as save_npy_vectors and save_safetensors do.
-template <class T>
+// under vocabulary_key in __metadata__. `vectors`: a Matrix<T>, a mapped table's matrix(), any
+// float or double matrix expression. Throws as save_npy_vectors and save_safetensors do.
+template <class Derived>
 void save_safetensors_vectors(const std::filesystem::path& path, std::span<const std::string> words,
-                              const Matrix<T>& vectors, std::string dtype = {}) {
+                              const Eigen::MatrixBase<Derived>& vectors, std::string dtype = {}) {
+  using T = typename Derived::Scalar;
+  static_assert(emb::detail::is_real_v<T>,
+                "emb::io::save_safetensors_vectors: the vectors must be float or double");
   if (static_cast<Index>(words.size()) != vectors.rows()) {
     emb::detail::throw_invalid("emb::io::save_safetensors_vectors: ", words.size(), " words for ",
                                vectors.rows(), " rows");
   }
-  save_safetensors(path, {{std::string(word_vectors_tensor), vectors, std::move(dtype)}},
+  // Written from where they are when they lie row after row (a matrix, a mapped table).
+  const Eigen::Ref<const Matrix<T>> rows(vectors.derived());
+  const Matrix<T> copy = rows.outerStride() == rows.cols() ? Matrix<T>() : Matrix<T>(rows);
+  const Eigen::Map<const Matrix<T>> table(copy.size() ? copy.data() : rows.data(), rows.rows(),
+                                          rows.cols());
+  save_safetensors(path, {{std::string(word_vectors_tensor), table, std::move(dtype)}},
                    {{std::string(vocabulary_key), encode_vocabulary(words)}});
 }
 
