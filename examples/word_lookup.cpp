@@ -492,10 +492,13 @@ class Session {
       // A float32 table is mapped, not read: only the rows a command touches leave the disk.
       auto file = emb::io::open_tensor_vectors<float>(
           path, {.vocabulary = args.vocab, .tensor = args.tensor});
+      emb::Vocabulary vocabulary = std::move(file.vocabulary);
       const auto limit =
-          args.limit ? std::min(positive_number(args.limit, "limit", 0), file.rows()) : file.rows();
-      file.words.resize(static_cast<std::size_t>(limit));
-      emb::Vocabulary vocabulary(std::move(file.words));
+          std::min(positive_number(args.limit, "limit", vocabulary.size()), vocabulary.size());
+      if (limit < vocabulary.size()) {
+        const auto words = vocabulary.words().first(static_cast<std::size_t>(limit));
+        vocabulary = emb::Vocabulary(std::vector<std::string>(words.begin(), words.end()));
+      }
       Vectors vectors = std::visit(
           Overloaded{
               [&](const emb::MappedTable<float>& rows) {

@@ -648,11 +648,13 @@ inline std::string encode_vocabulary(std::span<const std::string> words) {
   return out;
 }
 
-// The words of a vocabulary_key value, in row order. Throws std::runtime_error naming `path` for
-// an empty or repeated word (a vocabulary that could not index rows one to one).
-inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& path,
-                                                  std::string_view value) {
-  constexpr const char* where = "emb::io::decode_vocabulary";
+namespace detail {
+
+// The words of a vocabulary_key value, in row order, without the repeated-word check (for a
+// caller whose index finds repeats anyway). Throws as decode_vocabulary for an empty word.
+inline std::vector<std::string> split_vocabulary(const char* where,
+                                                 const std::filesystem::path& path,
+                                                 std::string_view value) {
   std::vector<std::string> words;
   if (value.empty()) return words;
   words.reserve(static_cast<std::size_t>(std::count(value.begin(), value.end(), '\n')) + 1);
@@ -666,9 +668,15 @@ inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& p
     words.emplace_back(value.substr(start, end - start));
     start = end + 1;
   }
-  // Repeated words: the sorted hashes first, a fast pass over 8-byte keys that a vocabulary of
-  // hundreds of thousands of words takes several times faster than a hash set's scattered
-  // inserts; only when two hashes are equal are the words compared.
+  return words;
+}
+
+// Throws std::runtime_error naming `path` when a word appears twice.
+inline void check_vocabulary(const char* where, const std::filesystem::path& path,
+                             const std::vector<std::string>& words) {
+  // The sorted hashes first, a fast pass over 8-byte keys that a vocabulary of hundreds of
+  // thousands of words takes several times faster than a hash set's scattered inserts; only
+  // when two hashes are equal are the words compared.
   const auto hash = [&](std::size_t i) { return std::hash<std::string>{}(words[i]); };
   std::vector<std::size_t> hashes(words.size());
   for (std::size_t i = 0; i < words.size(); ++i) hashes[i] = hash(i);
@@ -682,6 +690,17 @@ inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& p
       }
     }
   }
+}
+
+}  // namespace detail
+
+// The words of a vocabulary_key value, in row order. Throws std::runtime_error naming `path` for
+// an empty or repeated word (a vocabulary that could not index rows one to one).
+inline std::vector<std::string> decode_vocabulary(const std::filesystem::path& path,
+                                                  std::string_view value) {
+  constexpr const char* where = "emb::io::decode_vocabulary";
+  auto words = detail::split_vocabulary(where, path, value);
+  detail::check_vocabulary(where, path, words);
   return words;
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>   // std::filesystem::path
 #include <optional>     // std::optional
 #include <span>         // std::span
+#include <stdexcept>    // std::invalid_argument
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <utility>      // std::move
@@ -21,6 +22,7 @@
 #include "emb/io/npy.hpp"
 #include "emb/io/safetensors.hpp"
 #include "emb/mapped_table.hpp"
+#include "emb/text/vocabulary.hpp"
 #include "emb/types.hpp"
 
 namespace emb::io {
@@ -28,7 +30,10 @@ namespace emb::io {
 // The words of a vocabulary file: one word a line, in row order ('\n' or "\r\n" line ends; the
 // last line may lack its '\n'). Throws std::runtime_error naming the file (and the line) when it
 // cannot be read, or holds an empty line or a word twice.
-inline std::vector<std::string> read_vocabulary_file(const std::filesystem::path& path) {
+namespace detail {
+
+// read_vocabulary_file without the repeated-word check.
+inline std::vector<std::string> vocabulary_file_words(const std::filesystem::path& path) {
   constexpr const char* where = "emb::io::read_vocabulary_file";
   const emb::detail::MappedFile file(where, path, emb::detail::MapAccess::sequential);
   std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
@@ -46,7 +51,15 @@ inline std::vector<std::string> read_vocabulary_file(const std::filesystem::path
     start = end + 1;
     ++line;
   }
-  return decode_vocabulary(path, joined);
+  return split_vocabulary("emb::io::decode_vocabulary", path, joined);
+}
+
+}  // namespace detail
+
+inline std::vector<std::string> read_vocabulary_file(const std::filesystem::path& path) {
+  auto words = detail::vocabulary_file_words(path);
+  detail::check_vocabulary("emb::io::decode_vocabulary", path, words);
+  return words;
 }
 
 // Writes `words` one a line (each followed by '\n'), atomically. Throws std::invalid_argument
@@ -88,30 +101,34 @@ struct TensorVectorsOptions {
 // Word vectors of a tensor file with the table mapped where it can be (open_tensor_vectors).
 template <class T>
 struct OpenedTensorVectors {
-  std::vector<std::string> words;
+  Vocabulary vocabulary;
   // The file's pages (see map_npy, map_safetensors), or a table read and converted.
   std::variant<MappedTable<T>, Matrix<T>> vectors;
-
-  Index rows() const {
-    return std::visit([](const auto& table) { return table.rows(); }, vectors);
-  }
 };
 
 namespace detail {
 
-// load_tensor_vectors and open_tensor_vectors: the table is mapped when `map` and it is stored
-// exactly as T, else read and converted.
+// What a tensor file holds: its words (not yet checked for repeats), where they were read, and
+// the table, mapped when `map` and it is stored exactly as T, else read and converted.
 template <class T>
-OpenedTensorVectors<T> read_tensor_vectors(const char* where, const std::filesystem::path& path,
-                                           const TensorVectorsOptions& options, bool map) {
-  OpenedTensorVectors<T> out;
+struct TensorFileContents {
+  std::vector<std::string> words;
+  std::filesystem::path words_from;
+  std::variant<MappedTable<T>, Matrix<T>> vectors;
+};
+
+template <class T>
+TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesystem::path& path,
+                                          const TensorVectorsOptions& options, bool map) {
+  TensorFileContents<T> out;
   bool npy = false;
   {
     const emb::detail::MappedFile file(where, path);
     npy = std::string_view(reinterpret_cast<const char*>(file.data()), file.size())
               .starts_with(npy_magic);
   }
-  std::filesystem::path words_from = path;
+  std::filesystem::path& words_from = out.words_from;
+  words_from = path;
   if (npy) {
     if (options.tensor) {
       emb::detail::throw_file_error(where, path, "an .npy file holds one table: no tensor names");
@@ -122,7 +139,7 @@ OpenedTensorVectors<T> read_tensor_vectors(const char* where, const std::filesys
       out.vectors = load_npy<T>(path);
     }
     words_from = options.vocabulary.value_or(vocabulary_path(path));
-    out.words = read_vocabulary_file(words_from);
+    out.words = vocabulary_file_words(words_from);
   } else {
     const SafetensorsFile file(path);
     std::string tensor = options.tensor.value_or(std::string(word_vectors_tensor));
@@ -134,18 +151,19 @@ OpenedTensorVectors<T> read_tensor_vectors(const char* where, const std::filesys
     }
     if (options.vocabulary) {
       words_from = *options.vocabulary;
-      out.words = read_vocabulary_file(words_from);
+      out.words = vocabulary_file_words(words_from);
     } else {
       const auto found = file.metadata().find(std::string(vocabulary_key));
       if (found == file.metadata().end()) {
         emb::detail::throw_file_error(where, path, "no vocabulary: the file has no __metadata__ \"",
                                       vocabulary_key, "\"; give a vocabulary file");
       }
-      out.words = decode_vocabulary(path, found->second);
+      out.words = split_vocabulary("emb::io::decode_vocabulary", path, found->second);
     }
   }
-  if (static_cast<Index>(out.words.size()) != out.rows()) {
-    emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ", out.rows(),
+  const Index rows = std::visit([](const auto& table) { return table.rows(); }, out.vectors);
+  if (static_cast<Index>(out.words.size()) != rows) {
+    emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ", rows,
                                   " rows of ", path.string(), "; there must be one word a row");
   }
   return out;
@@ -166,24 +184,34 @@ template <class T>
 TensorVectors<T> load_tensor_vectors(const std::filesystem::path& path,
                                      const TensorVectorsOptions& options = {}) {
   auto read = detail::read_tensor_vectors<T>("emb::io::load_tensor_vectors", path, options, false);
+  detail::check_vocabulary("emb::io::decode_vocabulary", read.words_from, read.words);
   return {std::move(read.words), std::get<Matrix<T>>(std::move(read.vectors))};
 }
 
 // As load_tensor_vectors, but the table is mapped instead of read when the file stores it exactly
 // as T (float32 for float, float64 for double; 2-D, C order, little-endian, aligned: what emb,
 // NumPy and the safetensors reference write): only the pages that queries touch are read from
-// the disk, and the table is never copied. Any other table is read and converted. Throws as
-// load_tensor_vectors.
+// the disk, and the table is never copied. Any other table is read and converted. The words
+// come as the Vocabulary that indexes them (its one pass over them finds a repeated word, too).
+// Throws as load_tensor_vectors.
 //
 // Example:
 //   auto opened = emb::io::open_tensor_vectors<float>("vectors.safetensors");
 //   auto& rows = std::get<emb::MappedTable<float>>(opened.vectors);   // a float32 file
-//   emb::WordVectors<float> vectors(emb::Vocabulary(std::move(opened.words)),
+//   emb::WordVectors<float> vectors(std::move(opened.vocabulary),
 //                                   emb::Embedding<float>::from_mapped(rows));
 template <class T>
 OpenedTensorVectors<T> open_tensor_vectors(const std::filesystem::path& path,
                                            const TensorVectorsOptions& options = {}) {
-  return detail::read_tensor_vectors<T>("emb::io::open_tensor_vectors", path, options, true);
+  auto read = detail::read_tensor_vectors<T>("emb::io::open_tensor_vectors", path, options, true);
+  try {
+    return {Vocabulary(std::move(read.words)), std::move(read.vectors)};
+  } catch (const std::invalid_argument& error) {
+    // A repeated word ("emb::Vocabulary: the word ... appears twice ..."), said of the file.
+    std::string_view what = error.what();
+    what.remove_prefix(std::min(what.size(), what.find(": ") + 2));
+    emb::detail::throw_file_error("emb::io::decode_vocabulary", read.words_from, what);
+  }
 }
 
 // Writes word vectors as an .npy table (float32 for float, float64 for double) and its
