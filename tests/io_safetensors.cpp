@@ -522,3 +522,70 @@ TEST_CASE("a PyTorch table in safetensors gives PyTorch's forward, and emb's fil
     expected << trained.weight().data()[i] << ' ' << wide.data()[i] << '\n';
   }
 }
+
+// Long plain string values skip nlohmann/json's lexer (detail::take_long_strings); these headers
+// mix them with short values, escaped long values, long keys and arrays, and the metadata must
+// be what nlohmann/json alone reads.
+TEST_CASE("long header strings read as nlohmann/json reads them, and bad headers still fail",
+          "[io][safetensors]") {
+  emb::test::TempDir dir;
+  const std::string a(5000, 'a'), b = std::string(4500, 'b') + "\xc3\xa9";
+  const std::string escaped = std::string(4200, 'c') + "\\\"\\\\\\n\\u00e9";
+  const std::string long_key(4100, 'k');
+  const std::string tensor = R"("t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]})";
+  const std::string header = R"({"__metadata__": {"x": "short", "a": ")" + a + R"(", ")" +
+                             long_key + R"(": "v", "e": ")" + escaped + R"(", "b" : ")" + b +
+                             R"(" , "y": ""}, )" + tensor + "}";
+  write_bytes(dir / "long.safetensors", safetensors_file(header, std::string(4, '\0')));
+  const auto metadata = emb::io::safetensors_metadata(dir / "long.safetensors");
+  const auto want = nlohmann::json::parse(header)["__metadata__"];
+  REQUIRE(metadata.size() == want.size());
+  for (const auto& [key, value] : want.items()) {
+    INFO(key.substr(0, 20));
+    CHECK(metadata.at(key) == value.get<std::string>());
+  }
+  CHECK(metadata.at("a") == a);
+  CHECK(metadata.at("b") == b);
+  CHECK(metadata.at("e") == std::string(4200, 'c') + "\"\\\n\xc3\xa9");
+
+  // A long value where a key or a comma should be: still not JSON.
+  for (const std::string& bad :
+       {R"({"__metadata__": {"a": ")" + a + R"(" "b": "c"}, )" + tensor + "}",
+        R"({"__metadata__": {")" + a + R"(", "b"}, )" + tensor + "}",
+        R"({"__metadata__": {"a": ")" + a + "\x01" + R"("}, )" + tensor + "}",
+        R"({"__metadata__": {"a": ")" + a + R"(}, )" + tensor + "}"}) {
+    write_bytes(dir / "bad.safetensors", safetensors_file(bad, std::string(4, '\0')));
+    require_file_error([&] { emb::io::list_safetensors(dir / "bad.safetensors"); },
+                       (dir / "bad.safetensors").string(), "the header is not JSON");
+  }
+}
+
+TEST_CASE("open_tensor_vectors maps a float32 table and indexes a long vocabulary",
+          "[io][safetensors][map]") {
+  emb::test::TempDir dir;
+  std::vector<std::string> words;
+  for (int i = 0; i < 3000; ++i) words.push_back("w" + std::to_string(i * 7));
+  Matrix<float> vectors(3000, 5);
+  emb::detail::fill_normal(vectors.data(), vectors.size(), 3);
+  emb::io::save_safetensors_vectors(dir / "v.safetensors", words, vectors);
+  emb::io::save_safetensors_vectors(dir / "h.safetensors", words, vectors, "F16");
+  const auto opened = emb::io::open_tensor_vectors<float>(dir / "v.safetensors");
+  CHECK(std::equal(words.begin(), words.end(), opened.vocabulary.words().begin(),
+                   opened.vocabulary.words().end()));
+  CHECK(opened.vocabulary.index("w700") == 100);
+  const auto& mapped = std::get<emb::MappedTable<float>>(opened.vectors);
+  CHECK(mapped.matrix() == vectors);
+  // float16 is read and converted.
+  const auto converted = emb::io::open_tensor_vectors<float>(dir / "h.safetensors");
+  CHECK(std::get<Matrix<float>>(converted.vectors) ==
+        emb::io::load_tensor_vectors<float>(dir / "h.safetensors").vectors);
+  // A repeated word, said of the file.
+  words[2999] = "w7";
+  emb::io::save_npy<float>(dir / "v.npy", vectors);
+  {
+    std::ofstream out(dir / "v.vocab");
+    for (const auto& w : words) out << w << '\n';
+  }
+  require_file_error([&] { emb::io::open_tensor_vectors<float>(dir / "v.npy"); },
+                     (dir / "v.vocab").string(), "the word \"w7\" appears twice (rows 1 and 2999)");
+}

@@ -81,6 +81,66 @@ inline bool is_float_dtype(std::string_view dtype) {
 inline constexpr std::uint64_t safetensors_max_header_size = 100'000'000;
 
 // A checked header: tensors in data order, the metadata, where the data buffer starts.
+// A header's long string values (a vocabulary of megabytes in __metadata__) taken out of the
+// text that nlohmann/json parses: its lexer reads a character at a time through a state machine
+// (about 5 ns a byte), while a plain string (no escape, no control byte: its value is its bytes)
+// is found with memchr and checked by a loop the compiler vectorizes. `text` is what the parser
+// reads: the header with each taken string emptied ("" in its place), so that it parses exactly
+// when the header does; taken[k] = {n, bytes}: the n-th string value (keys not counted, in
+// document order) is `bytes`.
+struct TakenStrings {
+  std::string text;
+  std::vector<std::pair<std::size_t, std::string_view>> taken;
+};
+
+// Whether a JSON string's body is its value: no escape, no control byte (UTF-8 is checked
+// beforehand).
+inline bool plain_json_string(std::string_view body) {
+  bool plain = true;
+  for (const char c : body) plain &= static_cast<unsigned char>(c) >= 0x20 && c != '\\';
+  return plain;
+}
+
+// The strings are found as JSON's lexer finds them: outside a string a '"' opens one; inside,
+// the first '"' not escaped by an odd run of backslashes closes it. A string followed by ':' is
+// a key. On a header that is not JSON the parser fails as it would on the header itself: only
+// the bodies of plain strings are removed, and the tokens around them are unchanged.
+inline TakenStrings take_long_strings(std::string_view header) {
+  constexpr std::size_t long_string = 4096;
+  TakenStrings out;
+  std::size_t values = 0, copied = 0, at = 0;
+  for (;;) {
+    const std::size_t open = header.find('"', at);
+    if (open == std::string_view::npos) break;
+    std::size_t close = open + 1;
+    for (;; ++close) {
+      close = header.find('"', close);
+      if (close == std::string_view::npos) break;
+      std::size_t backslashes = 0;
+      while (header[close - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) break;
+    }
+    if (close == std::string_view::npos) break;  // unterminated: the parser says so
+    std::size_t next = close + 1;
+    while (next < header.size() && (header[next] == ' ' || header[next] == '\t' ||
+                                    header[next] == '\n' || header[next] == '\r')) {
+      ++next;
+    }
+    if (next >= header.size() || header[next] != ':') {
+      const std::string_view body = header.substr(open + 1, close - open - 1);
+      if (body.size() >= long_string && plain_json_string(body)) {
+        out.text.append(header.substr(copied, open + 1 - copied));
+        copied = close;
+        out.taken.emplace_back(values, body);
+      }
+      ++values;
+    }
+    at = close + 1;
+  }
+  if (!out.taken.empty()) out.text.append(header.substr(copied));
+  return out;
+}
+
 struct SafetensorsHeader {
   std::vector<TensorInfo> tensors;
   std::map<std::string, std::string> metadata;
@@ -117,6 +177,8 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
   // Repeated keys are found while parsing: nlohmann keeps only one of them.
   std::vector<std::set<std::string>> open_objects;
   std::optional<std::string> repeated;
+  const TakenStrings strings = take_long_strings(text);
+  std::size_t values = 0, next_taken = 0;
   const nlohmann::json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
                                                          nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
@@ -126,11 +188,17 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
         !repeated) {
       repeated = parsed.get<std::string>();
     }
+    if (event == Event::value && parsed.is_string()) {
+      if (next_taken < strings.taken.size() && strings.taken[next_taken].first == values) {
+        parsed = std::string(strings.taken[next_taken++].second);
+      }
+      ++values;
+    }
     return true;
   };
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(text, on_event);
+    json = nlohmann::json::parse(strings.taken.empty() ? text : strings.text, on_event);
   } catch (const nlohmann::json::exception&) {
     fail("the header is not JSON: ", emb::detail::quote(text, 80));
   }
@@ -143,16 +211,16 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
     if (!value.is_number_unsigned()) return std::nullopt;
     return value.get<std::uint64_t>();
   };
-  for (const auto& item : json.items()) {
+  for (auto& item : json.items()) {
     const std::string& name = item.key();  // not a structured binding: lambdas capture it
-    const nlohmann::json& entry = item.value();
+    nlohmann::json& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) fail("__metadata__ is not an object of strings");
-      for (const auto& [key, value] : entry.items()) {
+      for (auto& [key, value] : entry.items()) {
         if (!value.is_string()) {
           fail("__metadata__ value of ", emb::detail::quote(key), " is not a string");
         }
-        header.metadata.emplace(key, value.get<std::string>());
+        header.metadata.emplace(key, std::move(value.get_ref<std::string&>()));
       }
       continue;
     }
