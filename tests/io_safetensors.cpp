@@ -531,11 +531,21 @@ TEST_CASE("long header strings read as nlohmann/json reads them, and bad headers
   emb::test::TempDir dir;
   const std::string a(5000, 'a'), b = std::string(4500, 'b') + "\xc3\xa9";
   const std::string escaped = std::string(4200, 'c') + "\\\"\\\\\\n\\u00e9";
+  const std::string simple = "d\\nd\\t\\/\\\"\\\\\\b\\f\\r" + std::string(4300, 'd') + "\\n";
   const std::string long_key(4100, 'k');
   const std::string tensor = R"("t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]})";
-  const std::string header = R"({"__metadata__": {"x": "short", "a": ")" + a + R"(", ")" +
+  // A tensor first, with a long string in an array the reader ignores: the taken values are
+  // counted in document order, in arrays too.
+  const std::string first = R"({"u": {"note": [")" + a + R"(", 3, "v"], "dtype": "F32", )" +
+                            R"("shape": [0], "data_offsets": [0, 0]}, )";
+  const std::string header = first + R"("__metadata__": {"x": "short", "a": ")" + a + R"(", ")" +
                              long_key + R"(": "v", "e": ")" + escaped + R"(", "b" : ")" + b +
-                             R"(" , "y": ""}, )" + tensor + "}";
+                             R"(" , "y": "", "s": ")" + simple + R"("}, )" + tensor + "}";
+  // Taken out of the parser's text: both copies of a, b and s; not e (a \u escape) nor the key.
+  const auto taken = emb::io::detail::take_long_strings(header).taken;
+  REQUIRE(taken.size() == 4);
+  CHECK(taken[0].first == 0);  // the array's first value
+  CHECK(taken[1].first == 4);  // after "v", "F32" and "short"
   write_bytes(dir / "long.safetensors", safetensors_file(header, std::string(4, '\0')));
   const auto metadata = emb::io::safetensors_metadata(dir / "long.safetensors");
   const auto want = nlohmann::json::parse(header)["__metadata__"];
@@ -547,13 +557,16 @@ TEST_CASE("long header strings read as nlohmann/json reads them, and bad headers
   CHECK(metadata.at("a") == a);
   CHECK(metadata.at("b") == b);
   CHECK(metadata.at("e") == std::string(4200, 'c') + "\"\\\n\xc3\xa9");
+  CHECK(metadata.at("s") == "d\nd\t/\"\\\b\f\r" + std::string(4300, 'd') + "\n");
 
   // A long value where a key or a comma should be: still not JSON.
   for (const std::string& bad :
        {R"({"__metadata__": {"a": ")" + a + R"(" "b": "c"}, )" + tensor + "}",
         R"({"__metadata__": {")" + a + R"(", "b"}, )" + tensor + "}",
         R"({"__metadata__": {"a": ")" + a + "\x01" + R"("}, )" + tensor + "}",
-        R"({"__metadata__": {"a": ")" + a + R"(}, )" + tensor + "}"}) {
+        R"({"__metadata__": {"a": ")" + a + R"(}, )" + tensor + "}",
+        R"({"__metadata__": {"a": ")" + a + R"(\x"}, )" + tensor + "}",
+        R"({"__metadata__": {"a": ")" + a + R"(\ud800"}, )" + tensor + "}"}) {
     write_bytes(dir / "bad.safetensors", safetensors_file(bad, std::string(4, '\0')));
     require_file_error([&] { emb::io::list_safetensors(dir / "bad.safetensors"); },
                        (dir / "bad.safetensors").string(), "the header is not JSON");

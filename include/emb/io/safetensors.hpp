@@ -83,28 +83,67 @@ inline constexpr std::uint64_t safetensors_max_header_size = 100'000'000;
 // A checked header: tensors in data order, the metadata, where the data buffer starts.
 // A header's long string values (a vocabulary of megabytes in __metadata__) taken out of the
 // text that nlohmann/json parses: its lexer reads a character at a time through a state machine
-// (about 5 ns a byte), while a plain string (no escape, no control byte: its value is its bytes)
-// is found with memchr and checked by a loop the compiler vectorizes. `text` is what the parser
-// reads: the header with each taken string emptied ("" in its place), so that it parses exactly
-// when the header does; taken[k] = {n, bytes}: the n-th string value (keys not counted, in
-// document order) is `bytes`.
+// (about 5 ns a byte), while a string whose escapes are all of one character is decoded here
+// with memchr and a loop the compiler vectorizes. `text` is what the parser reads: the header
+// with each taken string emptied ("" in its place), so that it parses exactly when the header
+// does; taken[k] = {n, value}: the n-th string value (keys not counted, in document order) is
+// `value`.
 struct TakenStrings {
   std::string text;
-  std::vector<std::pair<std::size_t, std::string_view>> taken;
+  std::vector<std::pair<std::size_t, std::string>> taken;
 };
 
-// Whether a JSON string's body is its value: no escape, no control byte (UTF-8 is checked
-// beforehand).
-inline bool plain_json_string(std::string_view body) {
-  bool plain = true;
-  for (const char c : body) plain &= static_cast<unsigned char>(c) >= 0x20 && c != '\\';
-  return plain;
+// The value of a JSON string's body when it holds no control byte and no escape but the
+// one-character ones (\" \\ \/ \b \f \n \r \t); nullopt otherwise: a \u escape (whose
+// surrogate rules the parser applies) or anything the parser refuses. UTF-8 is checked
+// beforehand.
+inline std::optional<std::string> simple_json_string(std::string_view body) {
+  bool control = false;
+  for (const char c : body) control |= static_cast<unsigned char>(c) < 0x20;
+  if (control) return std::nullopt;
+  std::string value;
+  value.reserve(body.size());
+  for (std::size_t at = 0;;) {
+    const std::size_t escape = body.find('\\', at);
+    value.append(body.substr(at, escape - at));
+    if (escape == std::string_view::npos) return value;
+    // A body never ends in a lone backslash: it would have escaped the closing quote.
+    switch (body[escape + 1]) {
+      case '"':
+        value += '"';
+        break;
+      case '\\':
+        value += '\\';
+        break;
+      case '/':
+        value += '/';
+        break;
+      case 'b':
+        value += '\b';
+        break;
+      case 'f':
+        value += '\f';
+        break;
+      case 'n':
+        value += '\n';
+        break;
+      case 'r':
+        value += '\r';
+        break;
+      case 't':
+        value += '\t';
+        break;
+      default:
+        return std::nullopt;
+    }
+    at = escape + 2;
+  }
 }
 
 // The strings are found as JSON's lexer finds them: outside a string a '"' opens one; inside,
 // the first '"' not escaped by an odd run of backslashes closes it. A string followed by ':' is
 // a key. On a header that is not JSON the parser fails as it would on the header itself: only
-// the bodies of plain strings are removed, and the tokens around them are unchanged.
+// the bodies of valid strings are removed, and the tokens around them are unchanged.
 inline TakenStrings take_long_strings(std::string_view header) {
   constexpr std::size_t long_string = 4096;
   TakenStrings out;
@@ -128,10 +167,12 @@ inline TakenStrings take_long_strings(std::string_view header) {
     }
     if (next >= header.size() || header[next] != ':') {
       const std::string_view body = header.substr(open + 1, close - open - 1);
-      if (body.size() >= long_string && plain_json_string(body)) {
-        out.text.append(header.substr(copied, open + 1 - copied));
-        copied = close;
-        out.taken.emplace_back(values, body);
+      if (body.size() >= long_string) {
+        if (auto value = simple_json_string(body)) {
+          out.text.append(header.substr(copied, open + 1 - copied));
+          copied = close;
+          out.taken.emplace_back(values, std::move(*value));
+        }
       }
       ++values;
     }
@@ -177,7 +218,7 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
   // Repeated keys are found while parsing: nlohmann keeps only one of them.
   std::vector<std::set<std::string>> open_objects;
   std::optional<std::string> repeated;
-  const TakenStrings strings = take_long_strings(text);
+  TakenStrings strings = take_long_strings(text);
   std::size_t values = 0, next_taken = 0;
   const nlohmann::json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
                                                          nlohmann::json& parsed) {
@@ -190,7 +231,7 @@ inline SafetensorsHeader read_safetensors_header(const char* where,
     }
     if (event == Event::value && parsed.is_string()) {
       if (next_taken < strings.taken.size() && strings.taken[next_taken].first == values) {
-        parsed = std::string(strings.taken[next_taken++].second);
+        parsed = std::move(strings.taken[next_taken++].second);
       }
       ++values;
     }
