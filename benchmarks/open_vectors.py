@@ -6,14 +6,16 @@ run of each route first).
     /usr/bin/python3 benchmarks/open_vectors.py --tool build/bench/benchmarks/compare_open_vectors
 
 Writes a --count x --dim float32 table (400,000 x 300 by default, 458 MiB) with made-up words as a
-word2vec binary file and a gensim KeyedVectors file (both by gensim 4), and as a safetensors file
-as emb writes word vectors (tensor "weight", vocabulary in __metadata__), then times:
+word2vec binary file and a gensim KeyedVectors file (both by gensim 4), as a safetensors file as
+emb writes word vectors (tensor "weight", vocabulary in __metadata__), and as an .npy file with
+its .vocab beside it, then times:
   - compare_open_vectors word2vec-binary: emb parses the whole word2vec binary file;
   - compare_open_vectors safetensors-load: emb reads the whole table from the safetensors file;
   - compare_open_vectors safetensors-map: emb maps it and reads the header and one row;
   - gensim KeyedVectors.load(..., mmap='r') and one lookup, in a fresh python3 (import included;
     the in-process time of load + lookup is printed too);
-  - with --word-lookup, the tool's `vector WORD` on the word2vec binary and safetensors files.
+  - with --word-lookup, the tool's `vector WORD` on the word2vec binary file (parsed whole) and on
+    the safetensors and .npy files (mapped: only the header, the vocabulary and one row are read).
 Wall and CPU (user + system) seconds and the max RSS come from /usr/bin/time; the machine may be
 shared, so CPU seconds are the steadier figure.
 """
@@ -41,7 +43,12 @@ def make_files(folder, count, dim, reuse):
         "bin": os.path.join(folder, f"big{count}x{dim}.bin"),
         "kv": os.path.join(folder, f"big{count}x{dim}.kv"),
         "safetensors": os.path.join(folder, f"big{count}x{dim}.safetensors"),
+        "npy": os.path.join(folder, f"big{count}x{dim}.npy"),
     }
+    if not (reuse and os.path.exists(paths["npy"])):
+        np.save(paths["npy"], table)
+        with open(paths["npy"][:-4] + ".vocab", "w") as f:
+            f.write("".join(w + "\n" for w in words))
     if reuse and all(os.path.exists(p) for p in paths.values()):
         return table, words, paths
     kv = KeyedVectors(dim, dtype=np.float32)
@@ -112,11 +119,13 @@ def main():
             "gensim KeyedVectors.load(mmap='r')": [sys.executable, "-c", GENSIM, paths["kv"],
                                                    word],
         }
-        if args.word_lookup:  # the tool loads the whole table into WordVectors either way
+        if args.word_lookup:
             routes["word-lookup, word2vec binary"] = [args.word_lookup, "--vectors", paths["bin"],
                                                       "vector", word]
-            routes["word-lookup, safetensors"] = [args.word_lookup, "--vectors",
-                                                  paths["safetensors"], "vector", word]
+            routes["word-lookup, safetensors (mapped)"] = [args.word_lookup, "--vectors",
+                                                           paths["safetensors"], "vector", word]
+            routes["word-lookup, .npy + .vocab (mapped)"] = [args.word_lookup, "--vectors",
+                                                             paths["npy"], "vector", word]
         size = table.nbytes / 2**20
         print(f"table {args.count} x {args.dim} float32 = {size:.0f} MiB; word {word}; "
               f"medians of {args.runs} runs, warm page cache")

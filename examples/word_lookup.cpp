@@ -499,19 +499,19 @@ class Session {
         const auto words = vocabulary.words().first(static_cast<std::size_t>(limit));
         vocabulary = emb::Vocabulary(std::vector<std::string>(words.begin(), words.end()));
       }
+      if (args.storage) {
+        // Packed as read, a block at a time: the float table is never held whole.
+        auto table = emb::io::quantize_tensor_vectors(file, parse_storage(*args.storage), limit);
+        return {Vectors(std::move(vocabulary), std::move(table)), *tensor_format, seconds(),
+                std::nullopt, path};
+      }
       Vectors vectors = std::visit(
           Overloaded{
               [&](const emb::MappedTable<float>& rows) {
                 const emb::MappedTable<float> first(rows.owner(), rows.data(), limit, rows.cols());
-                if (args.storage) {
-                  return compressed(std::move(vocabulary), first.matrix(), *args.storage);
-                }
                 return Vectors(std::move(vocabulary), emb::Embedding<float>::from_mapped(first));
               },
               [&](emb::Matrix<float>& rows) {
-                if (args.storage) {
-                  return compressed(std::move(vocabulary), rows.topRows(limit), *args.storage);
-                }
                 rows.conservativeResize(limit, Eigen::NoChange);
                 return Vectors(std::move(vocabulary), std::move(rows));
               },
@@ -579,12 +579,17 @@ class Session {
   template <class Derived>
   static Vectors compressed(emb::Vocabulary vocabulary, const Eigen::MatrixBase<Derived>& vectors,
                             const std::string& name) {
+    return Vectors(std::move(vocabulary),
+                   emb::QuantizedTable::quantize(vectors, parse_storage(name)));
+  }
+
+  static emb::Storage parse_storage(const std::string& name) {
     const auto storage = emb::parse_storage(name);
     if (!storage) {
       throw UsageError("--storage is float32, float16, bfloat16, int8, int4 or int2, got \"" +
                        name + "\"");
     }
-    return Vectors(std::move(vocabulary), emb::QuantizedTable::quantize(vectors, *storage));
+    return *storage;
   }
 
   Loaded loaded_;

@@ -57,6 +57,9 @@ inline std::optional<Storage> parse_storage(std::string_view name) {
 //   emb::Matrix<float> approx = q.dequantize();   // what PyTorch's unpack returns
 class QuantizedTable {
  public:
+  // The rows quantize packs between two calls of its `packed` callback.
+  static constexpr Index quantize_block_rows = 4096;
+
   // A (num_embeddings, embedding_dim) table whose every value is 0 (all bytes zero), e.g. to
   // load() a checkpoint into. Throws std::invalid_argument for non-positive sizes and where
   // quantize refuses the storage.
@@ -77,6 +80,15 @@ class QuantizedTable {
   // beyond float, an int4/int2 minimum or scale beyond float16's 65504).
   template <class Derived>
   static QuantizedTable quantize(const Eigen::MatrixBase<Derived>& weight, Storage storage) {
+    return quantize(weight, storage, [](Index, Index) {});
+  }
+
+  // The same, calling packed(first, count) each time rows [first, first + count) are packed
+  // (blocks of quantize_block_rows, in order): a source mapped from a file can drop the pages
+  // it has given, so that packing a large file never holds its float table.
+  template <class Derived, class Packed>
+  static QuantizedTable quantize(const Eigen::MatrixBase<Derived>& weight, Storage storage,
+                                 Packed&& packed) {
     constexpr const char* where = "emb::QuantizedTable::quantize";
     const Index num = weight.rows(), dim = weight.cols();
     check(where, num, dim, storage);
@@ -98,12 +110,15 @@ class QuantizedTable {
         }
       }
       std::uint8_t* out = bytes->data() + static_cast<std::size_t>(r) * row_bytes;
-      const bool packed = pack(storage, in, dim, out);
-      if (!packed) {
+      if (!pack(storage, in, dim, out)) {
         detail::throw_invalid(where, ": row ", r, "'s range does not fit ",
                               detail::storage_name(storage), "'s ",
                               storage == Storage::int8 ? "float32" : "float16",
                               " scale and bias (its minimum or max - min overflows)");
+      }
+      if ((r + 1) % quantize_block_rows == 0 || r + 1 == num) {
+        const Index first = r / quantize_block_rows * quantize_block_rows;
+        packed(first, r + 1 - first);
       }
     }
     QuantizedTable table;

@@ -98,46 +98,47 @@ struct TakenStrings {
 // surrogate rules the parser applies) or anything the parser refuses. UTF-8 is checked
 // beforehand.
 inline std::optional<std::string> simple_json_string(std::string_view body) {
-  bool control = false;
-  for (const char c : body) control |= static_cast<unsigned char>(c) < 0x20;
-  if (control) return std::nullopt;
-  std::string value;
-  value.reserve(body.size());
-  for (std::size_t at = 0;;) {
-    const std::size_t escape = body.find('\\', at);
-    value.append(body.substr(at, escape - at));
-    if (escape == std::string_view::npos) return value;
+  // One pass writing through a pointer: a byte loop the compiler keeps tight, where a search per
+  // escape (every word of a vocabulary ends in one) costs a call each.
+  std::string value(body.size(), '\0');
+  char* out = value.data();
+  bool bad = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    bad |= static_cast<unsigned char>(c) < 0x20;
+    if (c != '\\') {
+      *out++ = c;
+      continue;
+    }
     // A body never ends in a lone backslash: it would have escaped the closing quote.
-    switch (body[escape + 1]) {
+    switch (body[++i]) {
       case '"':
-        value += '"';
-        break;
       case '\\':
-        value += '\\';
-        break;
       case '/':
-        value += '/';
+        *out++ = body[i];
         break;
       case 'b':
-        value += '\b';
+        *out++ = '\b';
         break;
       case 'f':
-        value += '\f';
+        *out++ = '\f';
         break;
       case 'n':
-        value += '\n';
+        *out++ = '\n';
         break;
       case 'r':
-        value += '\r';
+        *out++ = '\r';
         break;
       case 't':
-        value += '\t';
+        *out++ = '\t';
         break;
       default:
         return std::nullopt;
     }
-    at = escape + 2;
   }
+  if (bad) return std::nullopt;
+  value.resize(static_cast<std::size_t>(out - value.data()));
+  return value;
 }
 
 // The strings are found as JSON's lexer finds them: outside a string a '"' opens one; inside,

@@ -4,8 +4,10 @@
 // emb writes it: tensor word_vectors_tensor, words under vocabulary_key). Needs nlohmann/json,
 // as emb/io/safetensors.hpp does.
 
+#include <algorithm>    // std::min
 #include <cstdio>       // std::FILE, std::fwrite
 #include <filesystem>   // std::filesystem::path
+#include <memory>       // std::shared_ptr, std::static_pointer_cast
 #include <optional>     // std::optional
 #include <span>         // std::span
 #include <stdexcept>    // std::invalid_argument
@@ -22,6 +24,7 @@
 #include "emb/io/npy.hpp"
 #include "emb/io/safetensors.hpp"
 #include "emb/mapped_table.hpp"
+#include "emb/quantized.hpp"
 #include "emb/text/vocabulary.hpp"
 #include "emb/types.hpp"
 
@@ -104,6 +107,9 @@ struct OpenedTensorVectors {
   Vocabulary vocabulary;
   // The file's pages (see map_npy, map_safetensors), or a table read and converted.
   std::variant<MappedTable<T>, Matrix<T>> vectors;
+  // The mapping behind a mapped table (null for a table read): quantize_tensor_vectors drops its
+  // pages as it packs them.
+  std::shared_ptr<const emb::detail::MappedFile> file;
 };
 
 namespace detail {
@@ -115,7 +121,14 @@ struct TensorFileContents {
   std::vector<std::string> words;
   std::filesystem::path words_from;
   std::variant<MappedTable<T>, Matrix<T>> vectors;
+  std::shared_ptr<const emb::detail::MappedFile> file;  // a mapped table's: its owner
 };
+
+// The mapping that map_npy and map_safetensors make the owner of the rows they map.
+template <class T>
+std::shared_ptr<const emb::detail::MappedFile> mapping_of(const MappedTable<T>& table) {
+  return std::static_pointer_cast<const emb::detail::MappedFile>(table.owner());
+}
 
 template <class T>
 TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesystem::path& path,
@@ -134,7 +147,9 @@ TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesyst
       emb::detail::throw_file_error(where, path, "an .npy file holds one table: no tensor names");
     }
     if (map && npy_mappable<T>(where, path)) {
-      out.vectors = map_npy<T>(path);
+      auto table = map_npy<T>(path);
+      out.file = mapping_of(table);
+      out.vectors = std::move(table);
     } else {
       out.vectors = load_npy<T>(path);
     }
@@ -145,7 +160,9 @@ TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesyst
     std::string tensor = options.tensor.value_or(std::string(word_vectors_tensor));
     if (!options.tensor && file.tensors().size() == 1) tensor = file.tensors()[0].name;
     if (map && file.mappable<T>(tensor)) {
-      out.vectors = file.map<T>(tensor);
+      auto table = file.map<T>(tensor);
+      out.file = mapping_of(table);
+      out.vectors = std::move(table);
     } else {
       out.vectors = file.load<T>(tensor);
     }
@@ -205,13 +222,40 @@ OpenedTensorVectors<T> open_tensor_vectors(const std::filesystem::path& path,
                                            const TensorVectorsOptions& options = {}) {
   auto read = detail::read_tensor_vectors<T>("emb::io::open_tensor_vectors", path, options, true);
   try {
-    return {Vocabulary(std::move(read.words)), std::move(read.vectors)};
+    return {Vocabulary(std::move(read.words)), std::move(read.vectors), std::move(read.file)};
   } catch (const std::invalid_argument& error) {
     // A repeated word ("emb::Vocabulary: the word ... appears twice ..."), said of the file.
     std::string_view what = error.what();
     what.remove_prefix(std::min(what.size(), what.find(": ") + 2));
     emb::detail::throw_file_error("emb::io::decode_vocabulary", read.words_from, what);
   }
+}
+
+// The first `rows` vectors of `opened` (all by default) packed as `storage`, as
+// QuantizedTable::quantize packs them. The pages of a mapped table are dropped from the process
+// block by block once packed (they stay in the page cache): packing a file holds the packed
+// table and a block of floats, never the float table. Throws as QuantizedTable::quantize.
+//
+// Example:
+//   auto opened = emb::io::open_tensor_vectors<float>("vectors.safetensors");
+//   emb::WordVectors<float> small(
+//       opened.vocabulary, emb::io::quantize_tensor_vectors(opened, emb::Storage::int8));
+template <class T>
+QuantizedTable quantize_tensor_vectors(const OpenedTensorVectors<T>& opened, Storage storage,
+                                       std::optional<Index> rows = {}) {
+  const auto pack = [&](const auto& matrix) {
+    const Index n = std::min(rows.value_or(matrix.rows()), matrix.rows());
+    return QuantizedTable::quantize(matrix.topRows(n), storage, [&](Index first, Index count) {
+      if (!opened.file) return;
+      const auto* start = reinterpret_cast<const unsigned char*>(matrix.row(first).data());
+      opened.file->release(static_cast<std::size_t>(start - opened.file->data()),
+                           static_cast<std::size_t>(count * matrix.cols()) * sizeof(T));
+    });
+  };
+  if (const auto* mapped = std::get_if<MappedTable<T>>(&opened.vectors)) {
+    return pack(mapped->matrix());
+  }
+  return pack(std::get<Matrix<T>>(opened.vectors));
 }
 
 // Writes word vectors as an .npy table (float32 for float, float64 for double) and its

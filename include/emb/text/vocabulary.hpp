@@ -12,6 +12,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/escape.hpp"
+#include "emb/detail/prefetch.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
@@ -122,7 +123,9 @@ class Vocabulary {
 
   // Adds row i; returns the row already holding its word instead, if any.
   std::optional<Index> insert(std::size_t i) {
-    const std::uint64_t hash = std::hash<std::string_view>{}(words_[i]);
+    return insert(i, std::hash<std::string_view>{}(words_[i]));
+  }
+  std::optional<Index> insert(std::size_t i, std::uint64_t hash) {
     std::size_t s = hash & mask();
     for (; slots_[s].row != empty_slot; s = (s + 1) & mask()) {
       const Slot& slot = slots_[s];
@@ -140,8 +143,18 @@ class Vocabulary {
     std::size_t capacity = 16;
     while (capacity < 2 * words_.size()) capacity *= 2;
     slots_.assign(capacity, Slot{});
+    // The hashes first, then the inserts with each slot fetched a few words ahead: the table
+    // outgrows the caches, and the misses overlap instead of coming one after another.
+    constexpr std::size_t ahead = 16;
+    std::vector<std::uint64_t> hashes(words_.size());
     for (std::size_t i = 0; i < words_.size(); ++i) {
-      if (const auto first = insert(i)) {
+      hashes[i] = std::hash<std::string_view>{}(words_[i]);
+    }
+    for (std::size_t i = 0; i < words_.size(); ++i) {
+      if (i + ahead < words_.size()) {
+        detail::prefetch(&slots_[hashes[i + ahead] & mask()], sizeof(Slot), true);
+      }
+      if (const auto first = insert(i, hashes[i])) {
         detail::throw_invalid("emb::Vocabulary: the word ", detail::quote(words_[i]),
                               " appears twice (rows ", *first, " and ", i, ")");
       }
