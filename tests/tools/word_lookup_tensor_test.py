@@ -64,6 +64,20 @@ def case_convert(tool, shipped, folder):
     ok(tool, "--vectors", os.path.join(folder, "v.safetensors"), "convert", back, "--format",
        "word2vec-binary")
     assert ok(tool, "--vectors", back, "--json", "vector", *words) == want_vector
+    # --storage over a mapped file (packed block by block) answers as over the word2vec file, and
+    # --limit keeps the first rows of a mapped table; a compressed table converts to its values.
+    mapped = os.path.join(folder, "v.safetensors")
+    for storage in ["int8", "int4", "bfloat16"]:
+        for command in [["vector", *words], ["similar", "king", "--top", "5"]]:
+            want = ok(tool, "--vectors", shipped, "--storage", storage, "--json", *command)
+            assert ok(tool, "--vectors", mapped, "--storage", storage, "--json", *command) == want
+    assert json.loads(want)["neighbours"] != json.loads(want_similar)["neighbours"]
+    limited = ["--limit", "300", "--json", "similar", "the", "--top", "4"]
+    assert ok(tool, "--vectors", mapped, *limited) == ok(tool, "--vectors", shipped, *limited)
+    decoded = os.path.join(folder, "int8.npy")
+    ok(tool, "--vectors", mapped, "--storage", "int8", "convert", decoded, "--format", "npy")
+    assert ok(tool, "--vectors", decoded, "--json", "vector", *words) == ok(
+        tool, "--vectors", mapped, "--storage", "int8", "--json", "vector", *words)
     try:
         import numpy as np
     except ImportError:
