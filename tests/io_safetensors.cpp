@@ -12,6 +12,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -601,4 +602,55 @@ TEST_CASE("open_tensor_vectors maps a float32 table and indexes a long vocabular
   }
   require_file_error([&] { emb::io::open_tensor_vectors<float>(dir / "v.npy"); },
                      (dir / "v.vocab").string(), "the word \"w7\" appears twice (rows 1 and 2999)");
+}
+
+// The long-string path against nlohmann/json alone, on random headers: long values of plain
+// bytes, one-character escapes, \u escapes, invalid escapes, raw control bytes and stray quotes.
+// Each header must be refused exactly when nlohmann/json refuses it, and otherwise give its
+// metadata.
+TEST_CASE("long header strings agree with nlohmann/json on random headers", "[io][safetensors]") {
+  const auto seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  const auto pick = [&](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
+  const std::vector<std::string> pieces{"word", "\\n", "\\t", "\\\"", "\\\\",    "\\/",
+                                        "\\b",  "\\f", "\\r", " ",    "\\u00e9", "\\ud83d\\ude00"};
+  const std::vector<std::string> faults{"\\x", "\x01", "\"", "\\ud800", "\\u12"};
+  const std::string tensor = R"("t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]})";
+  int refused = 0, read = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::string header = "{\"__metadata__\": {";
+    const std::size_t values = 1 + pick(3);
+    for (std::size_t v = 0; v < values; ++v) {
+      std::string value;
+      const std::size_t length = pick(2) ? 4096 + pick(600) : pick(50);
+      while (value.size() < length) value += pieces[pick(pieces.size())];
+      if (pick(4) == 0) value.insert(pick(value.size() + 1), faults[pick(faults.size())]);
+      header += (v ? ", \"k" : "\"k") + std::to_string(v) + "\": \"" + value + "\"";
+    }
+    header += "}, " + tensor + "}";
+    const std::string bytes = safetensors_file(header, std::string(4, '\0'));
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+    nlohmann::json want;
+    try {
+      want = nlohmann::json::parse(header);
+    } catch (const nlohmann::json::exception&) {
+      ++refused;
+      CHECK_THROWS_WITH(
+          emb::io::detail::read_safetensors_header("t", "h.safetensors", data, bytes.size()),
+          Contains("the header is not JSON"));
+      continue;
+    }
+    ++read;
+    const auto got =
+        emb::io::detail::read_safetensors_header("t", "h.safetensors", data, bytes.size());
+    REQUIRE(got.metadata.size() == values);
+    for (const auto& [key, value] : want["__metadata__"].items()) {
+      CHECK(got.metadata.at(key) == value.get<std::string>());
+    }
+  }
+  CHECK(refused > 10);
+  CHECK(read > 10);
 }
