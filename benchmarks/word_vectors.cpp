@@ -1,7 +1,7 @@
-// Word-vector queries on random vectors: the k nearest words of one word, of a batch of words
-// (one matrix product), and 3CosAdd analogies. Items are queries; bytes are the unit vectors each
-// query scans (words x dim x sizeof(float)), so bytes/s shows how close a query comes to
-// streaming the table at memory speed.
+// Word-vector queries on random vectors: the k nearest words of one word (over the float table
+// and over compressed ones), of a batch of words (one matrix product), and 3CosAdd analogies. Items
+// are queries; bytes are the unit vectors each query scans (words x dim x sizeof(float)), so
+// bytes/s shows how close a query comes to streaming the table at memory speed.
 //
 //   cmake --preset bench && cmake --build build/bench -j2 --target bench_word_vectors
 //   build/bench/benchmarks/bench_word_vectors --benchmark_repetitions=5
@@ -82,6 +82,26 @@ void analogy(benchmark::State& state) {
   set_counters(state, 1, words, dim);
 }
 
+// Args: words, dim, storage (an emb::Storage). One word per call, as `similar`, over the table
+// packed as that storage: each query decodes the rows it scans (the norms are kept after the
+// first). Bytes are still the float table's, so bytes/s compares with `similar`.
+void similar_compressed(benchmark::State& state) {
+  const Index words = state.range(0), dim = state.range(1);
+  const auto storage = static_cast<emb::Storage>(state.range(2));
+  state.SetLabel(std::string(emb::to_string(storage)));
+  const auto owned = random_vectors(words, dim);
+  const emb::WordVectors<float> vectors(owned.vocabulary(),
+                                        emb::QuantizedTable::quantize(owned.vectors(), storage));
+  benchmark::DoNotOptimize(vectors.similar(word(0), 1).data());  // the norms
+  Index next = 0;
+  for (auto _ : state) {
+    auto answer = vectors.similar(word(next), 10);
+    benchmark::DoNotOptimize(answer.data());
+    next = (next + 7919) % words;
+  }
+  set_counters(state, 1, words, dim);
+}
+
 }  // namespace
 
 // GloVe-6B-like (400,000 x 100 and x 300) and a smaller vocabulary.
@@ -91,6 +111,13 @@ BENCHMARK(similar)
     ->Args({400'000, 100, 10})
     ->Args({400'000, 300, 10})
     ->Args({400'000, 300, 100})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(similar_compressed)
+    ->ArgNames({"words", "dim", "storage"})
+    ->Args({400'000, 300, static_cast<int>(emb::Storage::float16)})
+    ->Args({400'000, 300, static_cast<int>(emb::Storage::int8)})
+    ->Args({400'000, 300, static_cast<int>(emb::Storage::int4)})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(similar_batch)
