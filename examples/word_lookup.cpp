@@ -515,6 +515,10 @@ class Session {
                 rows.conservativeResize(limit, Eigen::NoChange);
                 return Vectors(std::move(vocabulary), std::move(rows));
               },
+              [&](const emb::QuantizedTable& table) {  // F16 or BF16 in the file: mapped
+                return Vectors(std::move(vocabulary),
+                               emb::io::quantize_tensor_vectors(file, table.storage(), limit));
+              },
           },
           file.vectors);
       return {std::move(vectors), *tensor_format, seconds(), std::nullopt, path};

@@ -23,6 +23,7 @@
 #include <emb/embedding.hpp>
 #include <emb/io/safetensors.hpp>
 #include <emb/io/tensor_vectors.hpp>
+#include <emb/text/word_vectors.hpp>
 
 #include "support/files.hpp"
 #include "support/golden.hpp"
@@ -589,10 +590,31 @@ TEST_CASE("open_tensor_vectors maps a float32 table and indexes a long vocabular
   CHECK(opened.vocabulary.index("w700") == 100);
   const auto& mapped = std::get<emb::MappedTable<float>>(opened.vectors);
   CHECK(mapped.matrix() == vectors);
-  // float16 is read and converted.
-  const auto converted = emb::io::open_tensor_vectors<float>(dir / "h.safetensors");
-  CHECK(std::get<Matrix<float>>(converted.vectors) ==
-        emb::io::load_tensor_vectors<float>(dir / "h.safetensors").vectors);
+  // float16 and bfloat16 are mapped as compressed tables of that storage (the same row layout),
+  // which answer as the table read and converted to float, bit for bit.
+  for (const std::string dtype : {"F16", "BF16"}) {
+    INFO(dtype);
+    emb::io::save_safetensors_vectors(dir / "h.safetensors", words, vectors, dtype);
+    const auto converted = emb::io::load_tensor_vectors<float>(dir / "h.safetensors");
+    auto half = emb::io::open_tensor_vectors<float>(dir / "h.safetensors");
+    const auto& table = std::get<emb::QuantizedTable>(half.vectors);
+    CHECK(table.storage() == (dtype == "F16" ? emb::Storage::float16 : emb::Storage::bfloat16));
+    CHECK(table.dequantize() == converted.vectors);
+    const emb::WordVectors<float> from_file(half.vocabulary, table);
+    const emb::WordVectors<float> read(emb::Vocabulary(converted.words), converted.vectors);
+    const auto a = from_file.similar("w70", 5), b = read.similar("w70", 5);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CHECK(a[i].index == b[i].index);
+      CHECK(a[i].similarity == b[i].similarity);
+    }
+    // Packing the mapped half table as its own storage keeps its rows; the first rows only.
+    const auto same = emb::io::quantize_tensor_vectors(half, table.storage(), 100);
+    CHECK(same.num_embeddings() == 100);
+    CHECK(same.dequantize() == converted.vectors.topRows(100));
+    CHECK(emb::io::quantize_tensor_vectors(half, emb::Storage::int8).dequantize() ==
+          emb::QuantizedTable::quantize(converted.vectors, emb::Storage::int8).dequantize());
+  }
   // A repeated word, said of the file.
   words[2999] = "w7";
   emb::io::save_npy<float>(dir / "v.npy", vectors);

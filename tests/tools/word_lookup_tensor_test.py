@@ -86,6 +86,20 @@ def case_convert(tool, shipped, folder):
     with open(os.path.join(folder, "v.vocab"), encoding="utf-8") as f:
         vocab = f.read().split("\n")[:-1]
     assert table.shape[0] == len(vocab) and table.dtype == np.float32
+    # A float16 table in a safetensors file is mapped as a float16 compressed table: the answers
+    # of --storage float16 over the float32 file (float16 rounds to nearest even, as NumPy does).
+    half = table.astype("<f2")
+    header = {"__metadata__": {"emb.vocabulary": "\n".join(vocab)},
+              "weight": {"dtype": "F16", "shape": list(half.shape),
+                         "data_offsets": [0, half.nbytes]}}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    f16 = os.path.join(folder, "f16.safetensors")
+    with open(f16, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + half.tobytes())
+    for command in [["vector", *words], ["similar", "king", "--top", "5"]]:
+        want = ok(tool, "--vectors", shipped, "--storage", "float16", "--json", *command)
+        assert ok(tool, "--vectors", f16, "--json", *command) == want, command
     rows = json.loads(want_vector)["vectors"]
     for row in rows:
         got = table[vocab.index(row["word"])]

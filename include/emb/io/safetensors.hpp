@@ -542,6 +542,19 @@ class SafetensorsFile {
                                                 file_->size())) {}
 
   const std::filesystem::path& path() const { return file_->path(); }
+  // The mapping of the whole file: it owns the bytes that data() and map() hand out.
+  const std::shared_ptr<const emb::detail::MappedFile>& file() const { return file_; }
+  // The stored bytes of the tensor `name`, in the mapped file (no copy). Throws as map does when
+  // there is no such tensor.
+  std::span<const std::uint8_t> data(std::string_view name) const {
+    const auto& info = detail::find_tensor("emb::io::SafetensorsFile::data", path(), header_, name);
+    return {file_->data() + header_.data_start + info.data_begin,
+            static_cast<std::size_t>(info.data_end - info.data_begin)};
+  }
+  // The header's entry for the tensor `name`. Throws as map does when there is no such tensor.
+  const TensorInfo& tensor(std::string_view name) const {
+    return detail::find_tensor("emb::io::SafetensorsFile::tensor", path(), header_, name);
+  }
   // In data order.
   const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }

@@ -5,6 +5,7 @@
 // as emb/io/safetensors.hpp does.
 
 #include <algorithm>    // std::min
+#include <bit>          // std::endian
 #include <cstdio>       // std::FILE, std::fwrite
 #include <filesystem>   // std::filesystem::path
 #include <memory>       // std::shared_ptr, std::static_pointer_cast
@@ -13,6 +14,7 @@
 #include <stdexcept>    // std::invalid_argument
 #include <string>       // std::string
 #include <string_view>  // std::string_view
+#include <type_traits>  // std::is_same_v, std::decay_t
 #include <utility>      // std::move
 #include <variant>      // std::variant, std::visit
 #include <vector>       // std::vector
@@ -105,8 +107,10 @@ struct TensorVectorsOptions {
 template <class T>
 struct OpenedTensorVectors {
   Vocabulary vocabulary;
-  // The file's pages (see map_npy, map_safetensors), or a table read and converted.
-  std::variant<MappedTable<T>, Matrix<T>> vectors;
+  // The file's pages (see map_npy, map_safetensors), or a table read and converted, or (for a
+  // float table stored as F16 or BF16 in a safetensors file) the file's pages as a compressed
+  // table of that storage, whose rows are laid out exactly as those tensors store them.
+  std::variant<MappedTable<T>, Matrix<T>, QuantizedTable> vectors;
   // The mapping behind a mapped table (null for a table read): quantize_tensor_vectors drops its
   // pages as it packs them.
   std::shared_ptr<const emb::detail::MappedFile> file;
@@ -120,7 +124,7 @@ template <class T>
 struct TensorFileContents {
   std::vector<std::string> words;
   std::filesystem::path words_from;
-  std::variant<MappedTable<T>, Matrix<T>> vectors;
+  std::variant<MappedTable<T>, Matrix<T>, QuantizedTable> vectors;
   std::shared_ptr<const emb::detail::MappedFile> file;  // a mapped table's: its owner
 };
 
@@ -159,10 +163,18 @@ TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesyst
     const SafetensorsFile file(path);
     std::string tensor = options.tensor.value_or(std::string(word_vectors_tensor));
     if (!options.tensor && file.tensors().size() == 1) tensor = file.tensors()[0].name;
+    const auto& info = file.tensor(tensor);
+    const bool half = info.dtype == "F16" || info.dtype == "BF16";
     if (map && file.mappable<T>(tensor)) {
       auto table = file.map<T>(tensor);
       out.file = mapping_of(table);
       out.vectors = std::move(table);
+    } else if (map && half && info.shape.size() == 2 && info.shape[0] > 0 && info.shape[1] > 0 &&
+               std::endian::native == std::endian::little) {
+      out.file = file.file();
+      out.vectors =
+          QuantizedTable::from_bytes(file.file(), file.data(tensor), info.shape[0], info.shape[1],
+                                     info.dtype == "F16" ? Storage::float16 : Storage::bfloat16);
     } else {
       out.vectors = file.load<T>(tensor);
     }
@@ -178,7 +190,15 @@ TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesyst
       out.words = split_vocabulary("emb::io::decode_vocabulary", path, found->second);
     }
   }
-  const Index rows = std::visit([](const auto& table) { return table.rows(); }, out.vectors);
+  const Index rows = std::visit(
+      [](const auto& table) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(table)>, QuantizedTable>) {
+          return table.num_embeddings();
+        } else {
+          return table.rows();
+        }
+      },
+      out.vectors);
   if (static_cast<Index>(out.words.size()) != rows) {
     emb::detail::throw_file_error(where, words_from, out.words.size(), " words for ", rows,
                                   " rows of ", path.string(), "; there must be one word a row");
@@ -234,7 +254,9 @@ OpenedTensorVectors<T> open_tensor_vectors(const std::filesystem::path& path,
 // The first `rows` vectors of `opened` (all by default) packed as `storage`, as
 // QuantizedTable::quantize packs them. The pages of a mapped table are dropped from the process
 // block by block once packed (they stay in the page cache): packing a file holds the packed
-// table and a block of floats, never the float table. Throws as QuantizedTable::quantize.
+// table and a block of floats, never the float table. A table already compressed (F16 or BF16
+// in the file) is kept as it is when `storage` is its own, else decoded and packed again.
+// Throws as QuantizedTable::quantize.
 //
 // Example:
 //   auto opened = emb::io::open_tensor_vectors<float>("vectors.safetensors");
@@ -254,6 +276,15 @@ QuantizedTable quantize_tensor_vectors(const OpenedTensorVectors<T>& opened, Sto
   };
   if (const auto* mapped = std::get_if<MappedTable<T>>(&opened.vectors)) {
     return pack(mapped->matrix());
+  }
+  if (const auto* packed = std::get_if<QuantizedTable>(&opened.vectors)) {
+    const Index n = std::min(rows.value_or(packed->num_embeddings()), packed->num_embeddings());
+    if (packed->storage() == storage) {
+      return QuantizedTable::from_bytes(
+          packed->owner(), packed->bytes().first(static_cast<std::size_t>(n) * packed->row_bytes()),
+          n, packed->embedding_dim(), storage);
+    }
+    return QuantizedTable::quantize(packed->dequantize().topRows(n), storage);
   }
   return pack(std::get<Matrix<T>>(opened.vectors));
 }
