@@ -409,8 +409,9 @@ FastTextModel made_up_model() {
                                    .maxn = 4,
                                    .lr_update_rate = 50,
                                    .t = 1e-3};
-  emb::Vocabulary vocabulary({"</s>", "king", "queen", "stra\xc3\x9f"
-                                                       "e"},
+  emb::Vocabulary vocabulary({"</s>", "king", "queen",
+                              "stra\xc3\x9f"
+                              "e"},
                              {9, 5, 3, 2});
   emb::Matrix<float> input = emb::Matrix<float>::Random(4 + 11, 5);
   return FastTextModel(args, std::move(vocabulary), std::move(input), 12345);
@@ -480,9 +481,9 @@ TEST_CASE("save_fasttext refuses a wrong output matrix or a word with a NUL and 
   CHECK_THROWS_WITH(emb::io::save_fasttext(dir / "a.bin", nul, emb::Matrix<float>(1, 5)),
                     Contains("NUL"));
   CHECK(!std::filesystem::exists(dir / "a.bin"));
-  CHECK_THROWS_AS(emb::io::save_fasttext(dir / "no" / "such" / "a.bin", model,
-                                         emb::Matrix<float>::Zero(4, 5)),
-                  std::runtime_error);
+  CHECK_THROWS_AS(
+      emb::io::save_fasttext(dir / "no" / "such" / "a.bin", model, emb::Matrix<float>::Zero(4, 5)),
+      std::runtime_error);
 }
 
 // Run by examples/train_word2vec_test.cmake (CASE=subwords) on a model train-word2vec has just
