@@ -1,10 +1,10 @@
 // train-word2vec: skip-gram word vectors with negative sampling (word2vec), and fastText's
 // subword skip-gram, trained on emb tables.
 //
-//   train-word2vec -input CORPUS -output VECTORS [-binary] [-saveModel MODEL.bin] [-dim 100]
-//                  [-ws 5] [-neg 5] [-epoch 5] [-minCount 5] [-minn 3] [-maxn 0]
-//                  [-bucket 2000000] [-thread 12] [-lr 0.05] [-t 1e-4] [-seed 0]
-//                  [-optimizer sgd|adam] [-verbose 2]
+//   train-word2vec -input CORPUS -output VECTORS [-binary] [-saveModel MODEL.bin]
+//                  [-model skipgram|cbow] [-dim 100] [-ws 5] [-neg 5] [-epoch 5]
+//                  [-minCount 5] [-minn 3] [-maxn 0] [-bucket 2000000] [-thread 12]
+//                  [-lr 0.05] [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]
 //
 // The options are fastText's (`fasttext skipgram`), with fastText's defaults but for -maxn, 0
 // here (subwords off: word2vec); -window is a synonym of -ws. CORPUS is any text file, tokens
@@ -12,7 +12,8 @@
 // the format `word-lookup` reads; -saveModel also writes the whole model as a fastText .bin.
 //
 // The model is fastText's skipgram (Mikolov et al.'s skip-gram with negative sampling; with
-// -maxn > 0, Bojanowski et al.'s subword model), built from the library's parts
+// -maxn > 0, Bojanowski et al.'s subword model), or fastText's cbow with -model cbow (the mean
+// of the context words' rows predicts the center word), built from the library's parts
 // (docs/WORD2VEC.md):
 // - emb::read_corpus: fastText's tokenization, "</s>" ending every line, words below -minCount
 //   dropped, a line read for training as fastText's getLine reads it;
@@ -83,18 +84,19 @@ constexpr std::size_t max_batch_centers = 64;
 
 const char* const usage =
     "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-saveModel MODEL.bin]\n"
-    "                      [-dim 100] [-ws 5] [-neg 5] [-epoch 5] [-minCount 5] [-minn 3]\n"
-    "                      [-maxn 0] [-bucket 2000000] [-thread 12] [-lr 0.05] [-t 1e-4]\n"
-    "                      [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
-    "Every option above but -binary, -saveModel and -optimizer is fastText's: it means what it\n"
-    "means in `fasttext skipgram` and has fastText's default (shown), except -maxn: 0 here,\n"
-    "where fastText's is 6. With -maxn 0 the model is word2vec's skip-gram; with -maxn > 0 a\n"
-    "word's vector is the mean of its own and its -minn to -maxn character n-grams' vectors,\n"
-    "hashed into -bucket rows (fastText's subwords; e.g. -maxn 6 as fastText). -window is a\n"
-    "synonym of -ws. -lr defaults to 0.001 with -optimizer adam. -binary writes word2vec's\n"
-    "binary format instead of its text format. -saveModel also writes the whole model as a\n"
-    "fastText .bin file (fasttext, gensim's load_facebook_model and word-lookup read it, and\n"
-    "give vectors for unknown words from its n-grams).\n"
+    "                      [-model skipgram|cbow] [-dim 100] [-ws 5] [-neg 5] [-epoch 5]\n"
+    "                      [-minCount 5] [-minn 3] [-maxn 0] [-bucket 2000000] [-thread 12]\n"
+    "                      [-lr 0.05] [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
+    "Every option above but -binary, -saveModel, -model and -optimizer is fastText's: it means\n"
+    "what it means in `fasttext skipgram` (or `fasttext cbow` with -model cbow) and has\n"
+    "fastText's default (shown), except -maxn: 0 here, where fastText's is 6. With -maxn 0\n"
+    "the model is word2vec's; with -maxn > 0 a word's input vector is the mean of its own and\n"
+    "its -minn to -maxn character n-grams' vectors, hashed into -bucket rows (fastText's\n"
+    "subwords; -maxn 6 as fastText). -window is a synonym of -ws. -lr defaults to 0.001 with\n"
+    "-optimizer adam. -binary writes word2vec's binary format instead of its text format.\n"
+    "-saveModel also writes the whole model as a fastText .bin file (fasttext, gensim's\n"
+    "load_facebook_model and word-lookup read it, and give unknown words vectors from their\n"
+    "n-grams).\n"
     "-verbose 2 prints progress on stderr, 1 a summary on stdout, 0 errors only.\n";
 
 struct Options {
@@ -102,6 +104,7 @@ struct Options {
   std::string output{};
   std::string save_model{};  // a fastText .bin to write too; none when empty
   bool binary = false;
+  bool cbow = false;  // -model cbow: fastText's cbow instead of skip-gram
   Index dim = 100;
   int window = 5;
   int neg = 5;
@@ -154,6 +157,11 @@ Options parse_options(int argc, char** argv) {
       options.output = value;
     } else if (name == "-saveModel") {
       options.save_model = value;
+    } else if (name == "-model") {
+      if (value != "skipgram" && value != "cbow") {
+        throw std::invalid_argument("option -model needs skipgram or cbow, got '" + value + "'");
+      }
+      options.cbow = value == "cbow";
     } else if (name == "-dim") {
       options.dim = parse_value<Index>(name, value, 1, 10000);
     } else if (name == "-ws" || name == "-window") {
@@ -397,24 +405,46 @@ class Worker {
     const int window = t_.options.window, neg = t_.options.neg;
     const auto n = static_cast<std::ptrdiff_t>(kept_.size());
 
-    // 1. The (center, target, label) terms: per pair, the context word then neg negatives. The
-    // accumulators give the rows the minibatch touches slots, numbered in row order.
+    // 1. The examples: per example, the input rows whose mean is its hidden vector, and its
+    // (target, label) terms, the positive target then neg negatives. Skip-gram: one example per
+    // (center, context) pair, the center's rows against the context word, the pairs of a center
+    // sharing its rows. Cbow (fastText's): one example per center, the rows of all its context
+    // words against the center word. The accumulators give the rows the minibatch touches
+    // slots, numbered in row order.
     centers_.clear();
     targets_.clear();
+    inputs_.clear();
+    const auto add_inputs = [&](std::int32_t word) {
+      for (const std::int32_t row : t_.input_rows(word)) {
+        inputs_.push_back(row);
+        input_sums_.slot(row);
+      }
+    };
+    const bool cbow = t_.options.cbow;
     for (std::size_t c = first; c < last; ++c) {
       const auto i = static_cast<std::ptrdiff_t>(c);
       const auto reach = static_cast<std::ptrdiff_t>(1 + random_.below(std::uint64_t(window)));
-      const std::size_t before = targets_.size();
+      const std::size_t before = targets_.size(), inputs_before = inputs_.size();
       for (std::ptrdiff_t j = std::max<std::ptrdiff_t>(0, i - reach);
            j <= std::min(n - 1, i + reach); ++j) {
         if (j == i) continue;
         const std::int32_t context = kept_[static_cast<std::size_t>(j)];
+        if (cbow) {
+          add_inputs(context);
+          continue;
+        }
         add_target(context);
         for (int k = 0; k < neg; ++k) add_target(t_.negatives.draw(negative_cursor_, context));
       }
-      if (targets_.size() == before) continue;
-      centers_.push_back({kept_[c], before, targets_.size()});
-      for (const std::int32_t row : t_.input_rows(kept_[c])) input_sums_.slot(row);
+      if (cbow) {
+        if (inputs_.size() == inputs_before) continue;
+        add_target(kept_[c]);
+        for (int k = 0; k < neg; ++k) add_target(t_.negatives.draw(negative_cursor_, kept_[c]));
+      } else {
+        if (targets_.size() == before) continue;
+        add_inputs(kept_[c]);
+      }
+      centers_.push_back({inputs_before, inputs_.size(), before, targets_.size()});
     }
     if (centers_.empty()) return;
     input_sums_.sort_rows();
@@ -431,9 +461,10 @@ class Worker {
     // 3. Scores, loss and the gradient of the loss, summed per row.
     double loss = 0;
     for (const Center& center : centers_) {
-      // The center's input vector: the mean of its rows, summed in order and scaled as
-      // fastText's Model::computeHidden does (a single row, without n-grams, is copied as is).
-      const auto rows = t_.input_rows(center.word);
+      // The hidden vector: the mean of the input rows, summed in order and scaled as fastText's
+      // Model::computeHidden does (a single row, a skip-gram word without n-grams, is copied).
+      const auto rows = std::span<const std::int32_t>(inputs_).subspan(
+          center.inputs_begin, center.inputs_end - center.inputs_begin);
       hidden_ = in_rows_.row(input_sums_.slot(rows[0]));
       if (rows.size() > 1) {
         for (std::size_t r = 1; r < rows.size(); ++r) {
@@ -501,9 +532,11 @@ class Worker {
     pending_pairs_ = 0;
   }
 
+  // A center word's examples: all share the hidden vector of inputs_[inputs_begin, inputs_end);
+  // their terms are targets_[begin, end), the first of every 1 + neg positive.
   struct Center {
-    std::int32_t word;
-    std::size_t begin, end;  // its terms: targets_[begin, end)
+    std::size_t inputs_begin, inputs_end;
+    std::size_t begin, end;
   };
 
   Training& t_;
@@ -513,7 +546,7 @@ class Worker {
   Index dim_;
   std::optional<emb::optim::SGD<float>> sgd_input_{}, sgd_output_{};
   emb::GradientAccumulator<float> input_sums_, output_sums_;
-  std::vector<std::int32_t> kept_, targets_;
+  std::vector<std::int32_t> kept_, targets_, inputs_;
   std::vector<Center> centers_;
   emb::Gradient<float> input_grad_, output_grad_;
   emb::Matrix<float> in_rows_, out_rows_;  // forward outputs, grown as needed, reused
@@ -678,7 +711,8 @@ int train(const Options& options) {
       .neg = options.neg,
       .word_ngrams = 1,
       .loss = emb::io::FastTextLoss::negative_sampling,
-      .model = emb::io::FastTextModelType::skipgram,
+      .model =
+          options.cbow ? emb::io::FastTextModelType::cbow : emb::io::FastTextModelType::skipgram,
       .bucket = static_cast<int>(subword_options.bucket),
       .minn = options.minn,
       .maxn = options.maxn,
