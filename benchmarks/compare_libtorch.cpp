@@ -20,10 +20,8 @@
 #include <vector>
 
 #include <emb/emb.hpp>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
+#include "side_by_side.hpp"
 #include "workloads.hpp"
 
 namespace {
@@ -45,11 +43,8 @@ double time_ms(const std::function<void()>& fn) {
   return elapsed / calls;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const auto n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using emb::bench::median;
+using emb::bench::set_threads;
 
 struct Row {
   std::string workload, op;
@@ -79,13 +74,6 @@ struct Workload {
   std::string name;
   Index rows, dim, batch;
 };
-
-void set_threads(int threads) {
-  torch::set_num_threads(threads);
-#if defined(_OPENMP)
-  omp_set_num_threads(threads);
-#endif
-}
 
 void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   set_threads(threads);

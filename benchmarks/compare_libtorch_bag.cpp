@@ -20,9 +20,7 @@
 
 #include <emb/embedding_bag.hpp>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "side_by_side.hpp"
 
 namespace {
 
@@ -31,25 +29,8 @@ constexpr emb::Index embedding_dim = 128;
 constexpr emb::Index bags = 4096;
 constexpr emb::Index bag_size = 20;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-template <class F>
-double time_ms(F&& f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-void set_threads(int threads) {
-  at::set_num_threads(threads);
-#if defined(_OPENMP)
-  omp_set_num_threads(threads);
-#endif
-}
+using emb::bench::median;
+using emb::bench::set_threads;
 
 }  // namespace
 
@@ -114,8 +95,8 @@ int main(int argc, char** argv) {
     }
     std::vector<double> torch_ms, emb_ms;
     for (int r = 0; r < rounds; ++r) {
-      torch_ms.push_back(time_ms([&] { run_torch(call++ % batches); }));
-      emb_ms.push_back(time_ms([&] { run_emb(call++ % batches); }));
+      torch_ms.push_back(emb::bench::time_once_ms([&] { run_torch(call++ % batches); }));
+      emb_ms.push_back(emb::bench::time_once_ms([&] { run_emb(call++ % batches); }));
     }
     const double t = median(torch_ms), e = median(emb_ms);
     std::printf("%-8d %14.3f %14.3f %12.2f\n", threads, t, e, t / e);

@@ -25,11 +25,8 @@
 
 #include <emb/quantized.hpp>
 
+#include "side_by_side.hpp"
 #include "workloads.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -40,25 +37,8 @@ struct Workload {
   Index rows, dim, ids, bags;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-template <class F>
-double time_ms(F&& f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-void set_threads(int threads) {
-  at::set_num_threads(threads);
-#if defined(_OPENMP)
-  omp_set_num_threads(threads);
-#endif
-}
+using emb::bench::median;
+using emb::bench::set_threads;
 
 using FusedBag = at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
                             bool, std::int64_t, bool, const c10::optional<at::Tensor>&,
@@ -166,9 +146,9 @@ bool compare(const Workload& w, emb::Storage storage, int rounds) {
     }
     std::vector<double> torch_ms, emb_ms, copy_ms;
     for (int r = 0; r < rounds; ++r) {
-      torch_ms.push_back(time_ms([&] { run_torch(call++ % batches); }));
-      emb_ms.push_back(time_ms([&] { run_emb(call++ % batches); }));
-      copy_ms.push_back(time_ms(copy));
+      torch_ms.push_back(emb::bench::time_once_ms([&] { run_torch(call++ % batches); }));
+      emb_ms.push_back(emb::bench::time_once_ms([&] { run_emb(call++ % batches); }));
+      copy_ms.push_back(emb::bench::time_once_ms(copy));
     }
     const double t = median(torch_ms), e = median(emb_ms), c = median(copy_ms);
     std::printf("| %s | %s | %d | %.3f | %.3f | %.2fx | %.0f%% |\n", w.name,
