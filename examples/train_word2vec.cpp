@@ -1,20 +1,29 @@
-// train-word2vec: skip-gram word vectors with negative sampling (word2vec), trained on emb tables.
+// train-word2vec: skip-gram word vectors with negative sampling (word2vec), and fastText's
+// subword skip-gram, trained on emb tables.
 //
-//   train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-ws 5] [-neg 5]
-//                  [-epoch 5] [-minCount 5] [-thread 12] [-lr 0.05] [-t 1e-4] [-seed 0]
-//                  [-optimizer sgd|adam] [-verbose 2]
+//   train-word2vec -input CORPUS -output VECTORS [-binary] [-saveModel MODEL.bin]
+//                  [-model skipgram|cbow] [-dim 100] [-ws 5] [-neg 5] [-epoch 5]
+//                  [-minCount 5] [-minn 3] [-maxn 0] [-bucket 2000000] [-thread 12]
+//                  [-lr 0.05] [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]
 //
-// The options are fastText's (`fasttext skipgram`), with fastText's defaults; -window is a
-// synonym of -ws. CORPUS is any text file, tokens separated by whitespace. VECTORS is written in
-// word2vec's text format (binary with -binary), the format `word-lookup` reads.
+// The options are fastText's (`fasttext skipgram`), with fastText's defaults but for -maxn, 0
+// here (subwords off: word2vec); -window is a synonym of -ws. CORPUS is any text file, tokens
+// separated by whitespace. VECTORS is written in word2vec's text format (binary with -binary),
+// the format `word-lookup` reads; -saveModel also writes the whole model as a fastText .bin.
 //
-// The model is fastText's `skipgram -maxn 0` (Mikolov et al.'s skip-gram with negative sampling),
-// built from the library's parts (docs/WORD2VEC.md):
+// The model is fastText's skipgram (Mikolov et al.'s skip-gram with negative sampling; with
+// -maxn > 0, Bojanowski et al.'s subword model), or fastText's cbow with -model cbow (the mean
+// of the context words' rows predicts the center word), built from the library's parts
+// (docs/WORD2VEC.md):
 // - emb::read_corpus: fastText's tokenization, "</s>" ending every line, words below -minCount
 //   dropped, a line read for training as fastText's getLine reads it;
 // - emb::Subsampler: a word of frequency f is kept with probability sqrt(t / f) + t / f;
 // - emb::NegativeSampler: negatives from unigram^0.75 (word2vec's exponent; fastText's is 0.5),
 //   never the positive word;
+// - with -maxn > 0, the input table has -bucket more rows, one per n-gram hash bucket
+//   (emb/text/subwords.hpp): a word's input vector is the mean of the rows of the word and of
+//   its character n-grams, and every one of those rows receives the whole gradient of that
+//   mean, as in fastText's Model::computeHidden and Model::update;
 // - two emb::Embedding<float> tables (input and output vectors): each thread takes a minibatch
 //   (one line, or at most `max_batch_centers` kept words of a long line), gathers its rows with
 //   forward(), computes the scores and their sigmoid gradients, sums them per row in two
@@ -28,11 +37,13 @@
 #include <emb/embedding.hpp>
 #include <emb/gradient.hpp>
 #include <emb/gradient_accumulator.hpp>
+#include <emb/io/fasttext_bin.hpp>
 #include <emb/io/word2vec.hpp>
 #include <emb/optim/adam.hpp>
 #include <emb/optim/sgd.hpp>
 #include <emb/text/corpus.hpp>
 #include <emb/text/sampling.hpp>
+#include <emb/text/subwords.hpp>
 
 #include <algorithm>  // std::min, std::max
 #include <array>      // std::array
@@ -44,12 +55,15 @@
 #include <cstdlib>    // EXIT_SUCCESS
 #include <exception>  // std::exception
 #include <iostream>   // std::cout, std::cerr
+#include <limits>     // std::numeric_limits
 #include <mutex>      // std::mutex, std::lock_guard
 #include <optional>   // std::optional
+#include <span>       // std::span
 #include <sstream>    // std::ostringstream
 #include <stdexcept>  // std::invalid_argument, std::runtime_error
 #include <string>     // std::string
 #include <thread>     // std::thread
+#include <utility>    // std::move
 #include <vector>     // std::vector
 
 #include <unistd.h>  // isatty: progress is redrawn in place only on a terminal
@@ -69,24 +83,36 @@ constexpr int exit_usage = 2;  // bad command line, missing/empty/unreadable cor
 constexpr std::size_t max_batch_centers = 64;
 
 const char* const usage =
-    "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-dim 100] [-ws 5]\n"
-    "                      [-neg 5] [-epoch 5] [-minCount 5] [-thread 12] [-lr 0.05]\n"
-    "                      [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
-    "Every option above but -binary and -optimizer is fastText's: it means what it means in\n"
-    "`fasttext skipgram -maxn 0` and has fastText's default (shown); -window is a synonym of\n"
-    "-ws. -lr defaults to 0.001 with -optimizer adam. -binary writes word2vec's binary format\n"
-    "instead of its text format.\n"
+    "usage: train-word2vec -input CORPUS -output VECTORS [-binary] [-saveModel MODEL.bin]\n"
+    "                      [-model skipgram|cbow] [-dim 100] [-ws 5] [-neg 5] [-epoch 5]\n"
+    "                      [-minCount 5] [-minn 3] [-maxn 0] [-bucket 2000000] [-thread 12]\n"
+    "                      [-lr 0.05] [-t 1e-4] [-seed 0] [-optimizer sgd|adam] [-verbose 2]\n"
+    "Every option above but -binary, -saveModel, -model and -optimizer is fastText's: it means\n"
+    "what it means in `fasttext skipgram` (or `fasttext cbow` with -model cbow) and has\n"
+    "fastText's default (shown), except -maxn: 0 here, where fastText's is 6. With -maxn 0\n"
+    "the model is word2vec's; with -maxn > 0 a word's input vector is the mean of its own and\n"
+    "its -minn to -maxn character n-grams' vectors, hashed into -bucket rows (fastText's\n"
+    "subwords; -maxn 6 as fastText). -window is a synonym of -ws. -lr defaults to 0.001 with\n"
+    "-optimizer adam. -binary writes word2vec's binary format instead of its text format.\n"
+    "-saveModel also writes the whole model as a fastText .bin file (fasttext, gensim's\n"
+    "load_facebook_model and word-lookup read it, and give unknown words vectors from their\n"
+    "n-grams).\n"
     "-verbose 2 prints progress on stderr, 1 a summary on stdout, 0 errors only.\n";
 
 struct Options {
   std::string input{};
   std::string output{};
+  std::string save_model{};  // a fastText .bin to write too; none when empty
   bool binary = false;
+  bool cbow = false;  // -model cbow: fastText's cbow instead of skip-gram
   Index dim = 100;
   int window = 5;
   int neg = 5;
   int epoch = 5;
   std::int64_t min_count = 5;
+  int minn = 3;
+  int maxn = 0;  // subwords off: fastText's default is 6
+  std::int64_t bucket = 2000000;
   int threads = 12;
   std::optional<double> lr{};  // default: 0.05 for sgd, 0.001 for adam
   double t = 1e-4;
@@ -129,6 +155,13 @@ Options parse_options(int argc, char** argv) {
       options.input = value;
     } else if (name == "-output") {
       options.output = value;
+    } else if (name == "-saveModel") {
+      options.save_model = value;
+    } else if (name == "-model") {
+      if (value != "skipgram" && value != "cbow") {
+        throw std::invalid_argument("option -model needs skipgram or cbow, got '" + value + "'");
+      }
+      options.cbow = value == "cbow";
     } else if (name == "-dim") {
       options.dim = parse_value<Index>(name, value, 1, 10000);
     } else if (name == "-ws" || name == "-window") {
@@ -139,6 +172,13 @@ Options parse_options(int argc, char** argv) {
       options.epoch = parse_value(name, value, 1, 100000);
     } else if (name == "-minCount") {
       options.min_count = parse_value<std::int64_t>(name, value, 1, std::int64_t{1} << 62);
+    } else if (name == "-minn") {
+      options.minn = parse_value(name, value, 1, 100);
+    } else if (name == "-maxn") {
+      options.maxn = parse_value(name, value, 0, 100);
+    } else if (name == "-bucket") {
+      options.bucket =
+          parse_value<std::int64_t>(name, value, 0, std::numeric_limits<std::int32_t>::max());
     } else if (name == "-thread") {
       options.threads = parse_value(name, value, 1, 1024);
     } else if (name == "-lr") {
@@ -160,6 +200,10 @@ Options parse_options(int argc, char** argv) {
   }
   if (options.input.empty()) throw std::invalid_argument("-input CORPUS is required");
   if (options.output.empty()) throw std::invalid_argument("-output VECTORS is required");
+  if (options.maxn > 0 && options.bucket == 0) {
+    throw std::invalid_argument("-maxn " + std::to_string(options.maxn) +
+                                " needs n-gram rows: -bucket must be positive");
+  }
   return options;
 }
 
@@ -234,11 +278,40 @@ class SigmoidTable {
   std::array<float, size + 1> log_sigmoid_{};
 };
 
+// The input rows of every vocabulary word, computed once: the word's own row, then the rows of
+// its n-grams (none with -maxn 0), as fastText's Dictionary::getSubwords lists them.
+class SubwordRows {
+ public:
+  SubwordRows(const emb::Vocabulary& vocabulary, const emb::SubwordOptions& options) {
+    std::vector<Index> ngrams;
+    starts_.reserve(static_cast<std::size_t>(vocabulary.size()) + 1);
+    starts_.push_back(0);
+    for (Index word = 0; word < vocabulary.size(); ++word) {
+      rows_.push_back(static_cast<std::int32_t>(word));
+      ngrams.clear();
+      if (options.maxn > 0) {
+        emb::append_ngram_rows(vocabulary.word(word), options, vocabulary.size(), ngrams);
+      }
+      for (const Index row : ngrams) rows_.push_back(static_cast<std::int32_t>(row));
+      starts_.push_back(rows_.size());
+    }
+  }
+  std::span<const std::int32_t> operator()(std::int32_t word) const {
+    const auto w = static_cast<std::size_t>(word);
+    return std::span<const std::int32_t>(rows_).subspan(starts_[w], starts_[w + 1] - starts_[w]);
+  }
+
+ private:
+  std::vector<std::int32_t> rows_;
+  std::vector<std::size_t> starts_;
+};
+
 // What all threads share.
 struct Training {
   const Options& options;
   const emb::Corpus& corpus;
-  emb::Embedding<float>& input;   // the word vectors: (vocabulary, dim)
+  const SubwordRows& input_rows;  // each word's rows of the input table
+  emb::Embedding<float>& input;   // words then n-gram buckets: (vocabulary + bucket, dim)
   emb::Embedding<float>& output;  // the context ("negative") vectors: (vocabulary, dim)
   emb::Subsampler keep;
   emb::NegativeSampler negatives;
@@ -286,6 +359,7 @@ class Worker {
     }
     negative_cursor_ = training.negatives.start(random_.next());
     center_grad_.resize(dim_);
+    hidden_.resize(dim_);
   }
 
   void run() {
@@ -294,9 +368,10 @@ class Worker {
     const Index first = lines * thread_ / threads;
     const Index last = lines * (thread_ + 1) / threads;
 #if defined(_OPENMP)
-    // The worker threads are the parallelism: an optimizer step on a large minibatch must not
-    // start OpenMP threads of its own beside them.
-    if (threads > 1) omp_set_num_threads(1);
+    // The worker threads are the parallelism: an optimizer step must not start OpenMP threads of
+    // its own beside them. Even with one worker: a minibatch is too small to gain from them,
+    // and on a busy machine their waits cost twenty times the work (measured with -thread 1).
+    omp_set_num_threads(1);
 #endif
     for (int epoch = 0; epoch < t_.options.epoch; ++epoch) {
       for (Index line = first; line < last; ++line) train_line(t_.corpus.line(line), epoch);
@@ -330,24 +405,46 @@ class Worker {
     const int window = t_.options.window, neg = t_.options.neg;
     const auto n = static_cast<std::ptrdiff_t>(kept_.size());
 
-    // 1. The (center, target, label) terms: per pair, the context word then neg negatives. The
-    // accumulators give the rows the minibatch touches slots, numbered in row order.
+    // 1. The examples: per example, the input rows whose mean is its hidden vector, and its
+    // (target, label) terms, the positive target then neg negatives. Skip-gram: one example per
+    // (center, context) pair, the center's rows against the context word, the pairs of a center
+    // sharing its rows. Cbow (fastText's): one example per center, the rows of all its context
+    // words against the center word. The accumulators give the rows the minibatch touches
+    // slots, numbered in row order.
     centers_.clear();
     targets_.clear();
+    inputs_.clear();
+    const auto add_inputs = [&](std::int32_t word) {
+      for (const std::int32_t row : t_.input_rows(word)) {
+        inputs_.push_back(row);
+        input_sums_.slot(row);
+      }
+    };
+    const bool cbow = t_.options.cbow;
     for (std::size_t c = first; c < last; ++c) {
       const auto i = static_cast<std::ptrdiff_t>(c);
       const auto reach = static_cast<std::ptrdiff_t>(1 + random_.below(std::uint64_t(window)));
-      const std::size_t before = targets_.size();
+      const std::size_t before = targets_.size(), inputs_before = inputs_.size();
       for (std::ptrdiff_t j = std::max<std::ptrdiff_t>(0, i - reach);
            j <= std::min(n - 1, i + reach); ++j) {
         if (j == i) continue;
         const std::int32_t context = kept_[static_cast<std::size_t>(j)];
+        if (cbow) {
+          add_inputs(context);
+          continue;
+        }
         add_target(context);
         for (int k = 0; k < neg; ++k) add_target(t_.negatives.draw(negative_cursor_, context));
       }
-      if (targets_.size() == before) continue;
-      centers_.push_back({kept_[c], before, targets_.size()});
-      input_sums_.slot(kept_[c]);
+      if (cbow) {
+        if (inputs_.size() == inputs_before) continue;
+        add_target(kept_[c]);
+        for (int k = 0; k < neg; ++k) add_target(t_.negatives.draw(negative_cursor_, kept_[c]));
+      } else {
+        if (targets_.size() == before) continue;
+        add_inputs(kept_[c]);
+      }
+      centers_.push_back({inputs_before, inputs_.size(), before, targets_.size()});
     }
     if (centers_.empty()) return;
     input_sums_.sort_rows();
@@ -364,8 +461,18 @@ class Worker {
     // 3. Scores, loss and the gradient of the loss, summed per row.
     double loss = 0;
     for (const Center& center : centers_) {
-      const Index in_slot = input_sums_.slot(center.word);
-      const auto h = in_rows_.row(in_slot);
+      // The hidden vector: the mean of the input rows, summed in order and scaled as fastText's
+      // Model::computeHidden does (a single row, a skip-gram word without n-grams, is copied).
+      const auto rows = std::span<const std::int32_t>(inputs_).subspan(
+          center.inputs_begin, center.inputs_end - center.inputs_begin);
+      hidden_ = in_rows_.row(input_sums_.slot(rows[0]));
+      if (rows.size() > 1) {
+        for (std::size_t r = 1; r < rows.size(); ++r) {
+          hidden_ += in_rows_.row(input_sums_.slot(rows[r]));
+        }
+        hidden_ *= static_cast<float>(1.0 / static_cast<double>(rows.size()));
+      }
+      const auto& h = hidden_;
       center_grad_.setZero();
       for (std::size_t k = center.begin; k < center.end; ++k) {
         const bool positive = (k - center.begin) % static_cast<std::size_t>(neg + 1) == 0;
@@ -378,7 +485,9 @@ class Worker {
         center_grad_.noalias() += g * o;
         output_sums_.add_at(out_slot, g, h);
       }
-      input_sums_.add_at(in_slot, center_grad_);
+      // Every row of the mean gets the whole gradient, as in fastText's Model::update (which
+      // divides it by the number of rows for supervised models only).
+      for (const std::int32_t row : rows) input_sums_.add_at(input_sums_.slot(row), center_grad_);
     }
     const auto pairs = static_cast<std::int64_t>(targets_.size()) / (neg + 1);
     loss_.sum[static_cast<std::size_t>(epoch)] += loss;
@@ -423,9 +532,11 @@ class Worker {
     pending_pairs_ = 0;
   }
 
+  // A center word's examples: all share the hidden vector of inputs_[inputs_begin, inputs_end);
+  // their terms are targets_[begin, end), the first of every 1 + neg positive.
   struct Center {
-    std::int32_t word;
-    std::size_t begin, end;  // its terms: targets_[begin, end)
+    std::size_t inputs_begin, inputs_end;
+    std::size_t begin, end;
   };
 
   Training& t_;
@@ -435,15 +546,39 @@ class Worker {
   Index dim_;
   std::optional<emb::optim::SGD<float>> sgd_input_{}, sgd_output_{};
   emb::GradientAccumulator<float> input_sums_, output_sums_;
-  std::vector<std::int32_t> kept_, targets_;
+  std::vector<std::int32_t> kept_, targets_, inputs_;
   std::vector<Center> centers_;
   emb::Gradient<float> input_grad_, output_grad_;
   emb::Matrix<float> in_rows_, out_rows_;  // forward outputs, grown as needed, reused
-  Eigen::RowVectorXf center_grad_;
+  Eigen::RowVectorXf center_grad_, hidden_;
   std::size_t negative_cursor_ = 0;
   std::int64_t pending_words_ = 0, pending_pairs_ = 0;
   double pending_loss_ = 0;
 };
+
+// fastText's initialisation of the input matrix (DenseMatrix::uniform): every value uniform in
+// [-1/dim, 1/dim]. Filled on `threads` threads in blocks of rows, each block from its own seeded
+// stream, so the values depend on the seed only.
+emb::Matrix<float> fasttext_uniform(Index rows, Index dim, std::uint64_t seed, int threads) {
+  emb::Matrix<float> weight(rows, dim);
+  const auto bound = static_cast<float>(1.0 / static_cast<double>(dim));
+  constexpr Index block_rows = 4096;
+  const Index blocks = (rows + block_rows - 1) / block_rows;
+  std::atomic<Index> next{0};
+  auto fill = [&] {
+    for (Index block; (block = next.fetch_add(1)) < blocks;) {
+      Random random{thread_seed(seed, static_cast<int>(block))};
+      float* first = weight.row(block * block_rows).data();
+      float* last = first + std::min(block_rows, rows - block * block_rows) * dim;
+      for (float* v = first; v != last; ++v) *v = bound * (2 * random.uniform() - 1);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(fill);
+  fill();
+  for (auto& worker : workers) worker.join();
+  return weight;
+}
 
 std::string format_eta(double seconds) {
   const auto s = static_cast<std::int64_t>(seconds + 0.5);
@@ -480,10 +615,30 @@ int train(const Options& options) {
               << " s\n";
   }
 
-  // word2vec's initialisation: small random input vectors, zero output vectors. The library's
-  // seeded N(0, 1) init, scaled to the spread of word2vec's uniform(-0.5/dim, 0.5/dim).
-  emb::Embedding<float> input(vocabulary, options.dim, {.seed = options.seed});
-  input.weight() *= static_cast<float>(0.5 / std::sqrt(3.0) / static_cast<double>(options.dim));
+  // Subwords: the input table's rows after the words are the n-gram buckets (fastText's
+  // bucket is 0 without n-grams, and so is the model's).
+  const bool subwords = options.maxn > 0;
+  const emb::SubwordOptions subword_options{
+      .minn = options.minn, .maxn = options.maxn, .bucket = subwords ? options.bucket : 0};
+  const SubwordRows input_rows(corpus.vocabulary, subword_options);
+  if (options.verbose >= 1 && subwords) {
+    std::cout << "subwords: character " << options.minn << "- to " << options.maxn << "-grams in "
+              << subword_options.bucket << " rows after the words\n";
+  }
+
+  // Initialisation: small random input vectors, zero output vectors. Without subwords, the
+  // library's seeded N(0, 1) init scaled to the spread of word2vec's uniform(-0.5/dim, 0.5/dim);
+  // with them fastText's uniform(-1/dim, 1/dim), made in place (the table is
+  // (vocabulary + bucket) x dim: 800 MB with the default bucket and dim).
+  emb::Embedding<float> input =
+      subwords ? emb::Embedding<float>::from_pretrained(
+                     fasttext_uniform(vocabulary + subword_options.bucket, options.dim,
+                                      options.seed, options.threads),
+                     {}, /*freeze=*/false)
+               : emb::Embedding<float>(vocabulary, options.dim, {.seed = options.seed});
+  if (!subwords) {
+    input.weight() *= static_cast<float>(0.5 / std::sqrt(3.0) / static_cast<double>(options.dim));
+  }
   emb::Embedding<float> output(vocabulary, options.dim, {.seed = options.seed + 1});
   output.weight().setZero();
 
@@ -493,6 +648,7 @@ int train(const Options& options) {
   Training training{
       .options = options,
       .corpus = corpus,
+      .input_rows = input_rows,
       .input = input,
       .output = output,
       .keep = emb::Subsampler(corpus.vocabulary.counts(), corpus.tokens, options.t),
@@ -544,10 +700,36 @@ int train(const Options& options) {
               << static_cast<double>(training.total_words) / seconds / options.threads
               << " words/sec/thread (" << options.threads << " threads)\n";
   }
+  // The trained model as fastText keeps it. The input table is moved into it, not copied (the
+  // table is not used again).
+  const emb::io::FastTextArgs args{
+      .dim = static_cast<int>(options.dim),
+      .ws = options.window,
+      .epoch = options.epoch,
+      .min_count = static_cast<int>(
+          std::min<std::int64_t>(options.min_count, std::numeric_limits<std::int32_t>::max())),
+      .neg = options.neg,
+      .word_ngrams = 1,
+      .loss = emb::io::FastTextLoss::negative_sampling,
+      .model =
+          options.cbow ? emb::io::FastTextModelType::cbow : emb::io::FastTextModelType::skipgram,
+      .bucket = static_cast<int>(subword_options.bucket),
+      .minn = options.minn,
+      .maxn = options.maxn,
+      .lr_update_rate = 100,
+      .t = options.t};
+  const emb::io::FastTextModel model(args, corpus.vocabulary, std::move(input.weight()),
+                                     corpus.tokens);
+  // Each word's vector as fastText's .vec holds it: the mean of its rows (its own row alone,
+  // unchanged, without subwords).
   emb::io::save_word2vec(
-      options.output, corpus.vocabulary.words(), input.weight(),
+      options.output, corpus.vocabulary.words(), model.word_vectors(),
       options.binary ? emb::io::VectorFormat::word2vec_binary : emb::io::VectorFormat::word2vec);
   if (options.verbose >= 1) std::cout << "wrote " << options.output << '\n';
+  if (!options.save_model.empty()) {
+    emb::io::save_fasttext(options.save_model, model, output.weight());
+    if (options.verbose >= 1) std::cout << "wrote " << options.save_model << '\n';
+  }
   return EXIT_SUCCESS;
 }
 

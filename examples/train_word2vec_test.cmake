@@ -4,6 +4,11 @@
 #   CASE=deterministic  one thread and a seed: two runs give identical files, another seed not
 #   CASE=errors         missing or empty corpus, bad options: exit 2 with a one-line message;
 #                       -help: the usage on stdout (saying the defaults are fastText's), exit 0
+#   CASE=subwords       -maxn 5 -saveModel, skipgram and cbow: the loss falls, the .bin names the
+#                       model, and emb's reader gives from it the tool's own vectors, and those
+#                       of `fasttext print-word-vectors` (FASTTEXT) and gensim's
+#                       load_facebook_model (PYTHON) for known and unknown words, checked by
+#                       TEST "[trained]"; each reference is skipped when it is not installed
 # CORPUS is a text file to train on; when it does not exist a small corpus is generated.
 
 cmake_minimum_required(VERSION 3.21)
@@ -102,6 +107,67 @@ if(CASE STREQUAL "smoke")
   endforeach()
   math(EXPR expected "${header_bytes} + ${word_bytes} + ${words} * (1 + 16 * 4 + 1)")
   check("binary file has ${size} bytes, expected ${expected}" size EQUAL expected)
+elseif(CASE STREQUAL "subwords")
+  # Words to ask the references: the model's first six, and some it never saw.
+  set(unknown "kingz\nqwertyuiop\ngovernmentt\nstraße\nzz\n")
+  foreach(model skipgram cbow)
+    set(dir ${WORK}/${model})
+    file(MAKE_DIRECTORY ${dir})
+    run_tool(${common} -epoch 3 -thread 2 -model ${model} -minn 2 -maxn 5 -bucket 5000
+             -output ${dir}/vectors.vec -saveModel ${dir}/model.bin)
+    check("${model}: training failed (${rc}):\n${out}\n${err}" rc EQUAL 0)
+    string(REGEX MATCHALL "epoch [0-9]+ loss [0-9.e+-]+" epochs "${out}")
+    list(GET epochs 0 first)
+    list(GET epochs 2 last)
+    string(REGEX REPLACE ".* loss " "" first "${first}")
+    string(REGEX REPLACE ".* loss " "" last "${last}")
+    check("${model}: the loss did not fall: ${first} -> ${last}\n${out}" last LESS first)
+    check("${model}: no subwords line in:\n${out}"
+          out MATCHES "subwords: character 2- to 5-grams in 5000 rows")
+    # The model type in the file's arguments (int32 at byte 36): cbow 1, skipgram 2.
+    file(READ ${dir}/model.bin type OFFSET 36 LIMIT 4 HEX)
+    if(model STREQUAL "cbow")
+      check("${model}: the .bin says model ${type}" type STREQUAL "01000000")
+    else()
+      check("${model}: the .bin says model ${type}" type STREQUAL "02000000")
+    endif()
+
+    file(STRINGS ${dir}/vectors.vec rows LIMIT_COUNT 7)
+    list(POP_FRONT rows header)
+    set(words "")
+    foreach(row IN LISTS rows)
+      string(REGEX MATCH "^[^ ]+" word "${row}")
+      string(APPEND words "${word}\n")
+    endforeach()
+    file(WRITE ${dir}/words.txt "${words}${unknown}")
+    if(FASTTEXT)
+      execute_process(COMMAND ${FASTTEXT} print-word-vectors ${dir}/model.bin
+                      INPUT_FILE ${dir}/words.txt OUTPUT_FILE ${dir}/fasttext.txt
+                      RESULT_VARIABLE rc)
+      check("${model}: fasttext print-word-vectors failed (${rc})" rc EQUAL 0)
+    else()
+      message(STATUS "fasttext not found: its vectors are not compared")
+      file(WRITE ${dir}/fasttext.txt "")
+    endif()
+    if(PYTHON)
+      execute_process(COMMAND ${PYTHON} -c "import gensim" RESULT_VARIABLE no_gensim
+                      OUTPUT_QUIET ERROR_QUIET)
+    endif()
+    if(PYTHON AND NOT no_gensim)
+      string(CONCAT script "import sys\nfrom gensim.models.fasttext import load_facebook_model\n"
+             "wv = load_facebook_model(sys.argv[1]).wv\n"
+             "for w in open(sys.argv[2], encoding='utf-8').read().split():\n"
+             "    print(w, ' '.join(repr(float(x)) for x in wv[w]))\n")
+      execute_process(COMMAND ${PYTHON} -c "${script}" ${dir}/model.bin ${dir}/words.txt
+                      OUTPUT_FILE ${dir}/gensim.txt RESULT_VARIABLE rc ERROR_VARIABLE e)
+      check("${model}: gensim could not read the model (${rc}): ${e}" rc EQUAL 0)
+    else()
+      message(STATUS "gensim not found: its vectors are not compared")
+    endif()
+    set(ENV{EMB_TRAINED_FASTTEXT} ${dir})
+    execute_process(COMMAND ${TEST} "[trained]" RESULT_VARIABLE rc)
+    check("${model}: the trained model's vectors disagree (${rc})" rc EQUAL 0)
+  endforeach()
 elseif(CASE STREQUAL "deterministic")
   run_tool(${common} -epoch 1 -thread 1 -seed 7 -output ${WORK}/a.txt)
   check("run a failed:\n${err}" rc EQUAL 0)
@@ -131,6 +197,9 @@ elseif(CASE STREQUAL "errors")
       "-input|${corpus}|-output|${WORK}/x.txt|-lr" "option -lr needs a value"
       "-input|${corpus}|-output|${WORK}/x.txt|-optimizer|rmsprop" "needs sgd or adam, got 'rmsprop'"
       "-input|${corpus}|-output|${WORK}/x.txt|-foo|1" "unknown option '-foo'"
+      "-input|${corpus}|-output|${WORK}/x.txt|-maxn|6|-bucket|0" "-maxn 6 needs n-gram rows"
+      "-input|${corpus}|-output|${WORK}/x.txt|-minn|0" "option -minn needs a number in .1, "
+      "-input|${corpus}|-output|${WORK}/x.txt|-model|sg" "needs skipgram or cbow, got 'sg'"
       "-output|${WORK}/x.txt" "-input CORPUS is required")
   list(LENGTH cases n)
   math(EXPR last "${n} - 1")

@@ -1,7 +1,9 @@
 // fastText .bin models and subwords: fastText's and gensim's answers on models trained by
 // fastText (goldens made by tests/golden/make_fasttext_golden.py), and every kind of bad file.
 
+#include <bit>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -389,4 +391,160 @@ TEST_CASE("FastTextModel's constructor checks the parts it is given", "[fasttext
   args.model = emb::io::FastTextModelType::supervised;
   CHECK_THROWS_AS(FastTextModel(args, emb::Vocabulary({"a", "b"}), emb::Matrix<float>(6, 3)),
                   std::invalid_argument);
+}
+
+namespace {
+
+// A small model with every argument away from its default and values that are not round.
+FastTextModel made_up_model() {
+  const emb::io::FastTextArgs args{.dim = 5,
+                                   .ws = 4,
+                                   .epoch = 3,
+                                   .min_count = 2,
+                                   .neg = 7,
+                                   .loss = emb::io::FastTextLoss::negative_sampling,
+                                   .model = emb::io::FastTextModelType::cbow,
+                                   .bucket = 11,
+                                   .minn = 2,
+                                   .maxn = 4,
+                                   .lr_update_rate = 50,
+                                   .t = 1e-3};
+  emb::Vocabulary vocabulary({"</s>", "king", "queen",
+                              "stra\xc3\x9f"
+                              "e"},
+                             {9, 5, 3, 2});
+  emb::Matrix<float> input = emb::Matrix<float>::Random(4 + 11, 5);
+  return FastTextModel(args, std::move(vocabulary), std::move(input), 12345);
+}
+
+}  // namespace
+
+TEST_CASE("save_fasttext writes a .bin that FastTextModel::load reads back unchanged",
+          "[fasttext][save]") {
+  emb::test::TempDir dir;
+  const FastTextModel model = made_up_model();
+  const emb::Matrix<float> output = emb::Matrix<float>::Random(4, 5);
+  const auto path = dir / "model.bin";
+  write_bytes(path, "an older file");
+  emb::io::save_fasttext(path, model, output);
+
+  const FastTextModel back = FastTextModel::load(path);
+  CHECK(back.version() == 12);
+  const auto &a = model.args(), &b = back.args();
+  CHECK(b.dim == a.dim);
+  CHECK(b.ws == a.ws);
+  CHECK(b.epoch == a.epoch);
+  CHECK(b.min_count == a.min_count);
+  CHECK(b.neg == a.neg);
+  CHECK(b.word_ngrams == a.word_ngrams);
+  CHECK(b.loss == a.loss);
+  CHECK(b.model == a.model);
+  CHECK(b.bucket == a.bucket);
+  CHECK(b.minn == a.minn);
+  CHECK(b.maxn == a.maxn);
+  CHECK(b.lr_update_rate == a.lr_update_rate);
+  CHECK(b.t == a.t);
+  CHECK(back.ntokens() == 12345);
+  REQUIRE(back.num_words() == model.num_words());
+  for (Index i = 0; i < model.num_words(); ++i) {
+    CHECK(back.vocabulary().word(i) == model.vocabulary().word(i));
+    CHECK(back.vocabulary().count(i) == model.vocabulary().count(i));
+  }
+  CHECK(back.input_matrix() == model.input_matrix());
+  CHECK(back.word_vector("kingz") == model.word_vector("kingz"));
+
+  // The output matrix closes the file: a quantization flag of 0, its shape, its values.
+  const std::string bytes = read_bytes(path);
+  const std::size_t values = 4 * 5 * sizeof(float);
+  REQUIRE(bytes.size() > values + 17);
+  const std::size_t at = bytes.size() - values - 17;
+  CHECK(bytes[at] == '\0');
+  CHECK(get<std::int64_t>(bytes, at + 1) == 4);
+  CHECK(get<std::int64_t>(bytes, at + 9) == 5);
+  if constexpr (std::endian::native == std::endian::little) {
+    CHECK(std::memcmp(bytes.data() + at + 17, output.data(), values) == 0);
+  }
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()),
+                      std::filesystem::directory_iterator()) == 1);  // no temporary left
+}
+
+TEST_CASE("save_fasttext refuses a wrong output matrix or a word with a NUL and writes nothing",
+          "[fasttext][save][errors]") {
+  emb::test::TempDir dir;
+  const FastTextModel model = made_up_model();
+  CHECK_THROWS_WITH(emb::io::save_fasttext(dir / "a.bin", model, emb::Matrix<float>(4, 6)),
+                    Contains("emb::io::save_fasttext") && Contains("output matrix is 4 x 6"));
+  CHECK_THROWS_AS(emb::io::save_fasttext(dir / "a.bin", model, emb::Matrix<float>(3, 5)),
+                  std::invalid_argument);
+  const FastTextModel nul(model.args(), emb::Vocabulary({std::string("a\0b", 3)}),
+                          emb::Matrix<float>::Zero(1 + 11, 5));
+  CHECK_THROWS_WITH(emb::io::save_fasttext(dir / "a.bin", nul, emb::Matrix<float>(1, 5)),
+                    Contains("NUL"));
+  CHECK(!std::filesystem::exists(dir / "a.bin"));
+  CHECK_THROWS_AS(
+      emb::io::save_fasttext(dir / "no" / "such" / "a.bin", model, emb::Matrix<float>::Zero(4, 5)),
+      std::runtime_error);
+}
+
+// Run by examples/train_word2vec_test.cmake (CASE=subwords) on a model train-word2vec has just
+// trained: EMB_TRAINED_FASTTEXT names a folder with model.bin (-saveModel), vectors.vec (the
+// tool's own vectors, -output), fasttext.txt (`fasttext print-word-vectors model.bin` on known
+// and unknown words) and, when gensim is installed, gensim.txt (load_facebook_model(...).wv[w]).
+TEST_CASE("A model train-word2vec trained reads back as its vectors, fastText's and gensim's",
+          "[.trained]") {
+  const char* folder = std::getenv("EMB_TRAINED_FASTTEXT");
+  REQUIRE(folder != nullptr);
+  const std::filesystem::path dir = folder;
+  const FastTextModel model = FastTextModel::load(dir / "model.bin");
+  REQUIRE(model.args().maxn > 0);
+  REQUIRE(model.num_ngram_rows() > 0);
+
+  // The tool's .vec: every word's vector, printed exactly.
+  std::ifstream vec(dir / "vectors.vec");
+  REQUIRE(vec);
+  Index words = 0, dim = 0;
+  vec >> words >> dim;
+  CHECK(words == model.num_words());
+  CHECK(dim == model.dim());
+  std::string line;
+  std::getline(vec, line);
+  Index rows = 0;
+  while (std::getline(vec, line)) {
+    const auto f = fields_of(line);
+    REQUIRE(static_cast<Index>(f.size()) == dim + 1);
+    const Eigen::RowVectorXf got = model.word_vector(f[0]);
+    for (Index j = 0; j < dim; ++j) {
+      CHECK(got(j) == std::stof(f[static_cast<std::size_t>(j) + 1]));
+    }
+    ++rows;
+  }
+  CHECK(rows == words);
+
+  // fastText's and gensim's vectors of the same model, for known and unknown words.
+  for (const char* name : {"fasttext.txt", "gensim.txt"}) {
+    const bool fasttext = std::string(name) == "fasttext.txt";
+    std::ifstream in(dir / name);
+    if (!fasttext && !in) continue;  // gensim absent
+    REQUIRE(in);
+    int known = 0, unknown = 0;
+    while (std::getline(in, line)) {
+      const auto f = fields_of(line);
+      // gensim gives "</s>" n-grams that fastText does not (its vector is then not fastText's).
+      if (f.empty() || (!fasttext && f[0] == emb::end_of_sentence)) continue;
+      INFO(name << ": " << line.substr(0, 80));
+      REQUIRE(static_cast<Index>(f.size()) == model.dim() + 1);
+      const Eigen::RowVectorXf got = model.word_vector(f[0]);
+      REQUIRE(!got.isZero(0));
+      for (Index j = 0; j < model.dim(); ++j) {
+        const double want = std::stod(f[static_cast<std::size_t>(j) + 1]);
+        // print-word-vectors prints 5 significant digits; gensim divides where fastText
+        // multiplies by the inverse.
+        CHECK(std::abs(got(j) - want) <=
+              (fasttext ? 5e-5 * std::abs(want) + 1e-9 : 1e-6 * std::abs(want) + 1e-7));
+      }
+      ++(model.vocabulary().contains(f[0]) ? known : unknown);
+    }
+    CHECK(known >= 3);
+    CHECK(unknown >= 3);
+  }
 }

@@ -1,7 +1,8 @@
 #pragma once
 // fastText's .bin model files (the ones `fasttext skipgram` and `fasttext cbow` write, and
 // cc.*.300.bin / wiki.*.bin): the arguments, the dictionary and the input matrix, and the
-// vectors fastText gives every word from them, known or not (FastText::getWordVector).
+// vectors fastText gives every word from them, known or not (FastText::getWordVector); and
+// save_fasttext, which writes such a file (train-word2vec's -saveModel).
 //
 // Layout (fastText src/fasttext.cc saveModel, args.cc, dictionary.cc, densematrix.cc; native
 // byte order, little-endian on every machine that writes them):
@@ -500,6 +501,111 @@ inline FastTextModel FastTextModel::load(const std::filesystem::path& path) {
 // FastTextModel::load(path).
 inline FastTextModel load_fasttext(const std::filesystem::path& path) {
   return FastTextModel::load(path);
+}
+
+}  // namespace emb::io
+
+namespace emb::detail {
+
+// Writes little-endian scalars and float rows to a C stream; write errors are left for the
+// stream's error flag, which write_file_atomically checks at the end.
+class BinaryWriter {
+ public:
+  explicit BinaryWriter(std::FILE* file) : file_(file) {}
+
+  template <class V>
+  void scalar(V value) {
+    if constexpr (std::endian::native == std::endian::big) {
+      auto* bytes = reinterpret_cast<char*>(&value);
+      std::reverse(bytes, bytes + sizeof(V));
+    }
+    std::fwrite(&value, sizeof(V), 1, file_);
+  }
+
+  void bytes(std::string_view text) { std::fwrite(text.data(), 1, text.size(), file_); }
+
+  // A matrix as fastText's DenseMatrix::save writes it: int64 rows, int64 cols, the values
+  // row after row.
+  template <class Derived>
+  void matrix(const Eigen::MatrixBase<Derived>& m) {
+    scalar(static_cast<std::int64_t>(m.rows()));
+    scalar(static_cast<std::int64_t>(m.cols()));
+    Eigen::RowVectorXf row(m.cols());
+    for (Index i = 0; i < m.rows(); ++i) {
+      row = m.row(i);
+      if constexpr (std::endian::native == std::endian::big) {
+        for (float& value : row) value = byteswapped(value);
+      }
+      std::fwrite(row.data(), sizeof(float), static_cast<std::size_t>(row.size()), file_);
+    }
+  }
+
+ private:
+  static float byteswapped(float value) {
+    auto* bytes = reinterpret_cast<char*>(&value);
+    std::reverse(bytes, bytes + sizeof(float));
+    return value;
+  }
+
+  std::FILE* file_;
+};
+
+}  // namespace emb::detail
+
+namespace emb::io {
+
+// Writes `model` as a fastText .bin file, format version 12, the layout at the top of this
+// header: its arguments, its dictionary (the words in order with their counts, model.ntokens()),
+// its input matrix and `output`, the (num_words(), dim()) output matrix of the training that
+// made the model (fastText and gensim's load_facebook_model read one; FastTextModel does not
+// keep it). `fasttext print-word-vectors`, `fasttext nn`, gensim and FastTextModel::load read
+// the file. The file is written through a temporary renamed into place: a failed write leaves
+// any old file as it was.
+// Throws std::invalid_argument for an output of another shape or a word holding a NUL byte
+// (nothing is written), std::runtime_error naming the file when it cannot be written.
+inline void save_fasttext(const std::filesystem::path& path, const FastTextModel& model,
+                          const Eigen::Ref<const Matrix<float>>& output) {
+  constexpr const char* where = "emb::io::save_fasttext";
+  if (output.rows() != model.num_words() || output.cols() != model.dim()) {
+    emb::detail::throw_invalid(where, ": the output matrix is ", output.rows(), " x ",
+                               output.cols(), ", want ", model.num_words(), " words x dim ",
+                               model.dim());
+  }
+  const Vocabulary& vocabulary = model.vocabulary();
+  for (Index i = 0; i < vocabulary.size(); ++i) {
+    if (vocabulary.word(i).find('\0') != std::string::npos) {
+      emb::detail::throw_invalid(where, ": word ", i,
+                                 " holds a NUL byte, which ends a word in a .bin file");
+    }
+  }
+  emb::detail::write_file_atomically(where, path, [&](std::FILE* file) {
+    emb::detail::BinaryWriter out(file);
+    out.scalar(FastTextModel::magic);
+    out.scalar(std::int32_t{12});
+    const FastTextArgs& a = model.args();
+    for (const int value :
+         {a.dim, a.ws, a.epoch, a.min_count, a.neg, a.word_ngrams, static_cast<int>(a.loss),
+          static_cast<int>(a.model), a.bucket, a.minn, a.maxn, a.lr_update_rate}) {
+      out.scalar(static_cast<std::int32_t>(value));
+    }
+    out.scalar(a.t);
+    const auto words = static_cast<std::int32_t>(vocabulary.size());
+    out.scalar(words);            // size: words and labels
+    out.scalar(words);            // nwords
+    out.scalar(std::int32_t{0});  // nlabels
+    out.scalar(std::int64_t{model.ntokens()});
+    out.scalar(std::int64_t{-1});  // pruneidx_size: not pruned
+    for (Index i = 0; i < vocabulary.size(); ++i) {
+      out.bytes(vocabulary.word(i));
+      out.scalar(char{0});
+      out.scalar(std::int64_t{vocabulary.count(i)});
+      out.scalar(std::int8_t{0});  // a word, not a label
+    }
+    out.scalar(std::uint8_t{0});  // the input matrix is not quantized
+    out.matrix(model.input_matrix());
+    out.scalar(std::uint8_t{0});  // nor the output matrix
+    out.matrix(output);
+  });
 }
 
 }  // namespace emb::io
