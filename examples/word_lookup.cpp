@@ -393,7 +393,12 @@ constexpr Command commands[] = {
      [](const Loaded& l, const Arguments& args, const std::vector<std::string>& out) -> Result {
        const std::string format = args.format.value_or("");
        const auto words = l.vectors.vocabulary().words();
-       // A compressed table writes its decoded values; a mapped one its rows, as they are.
+       // safetensors keeps a compressed table as it is (int8/int4/int2 as packed rows, which
+       // --vectors maps again); other formats get its decoded values, a mapped table its rows.
+       if (format == "safetensors" && l.vectors.compressed()) {
+         emb::io::save_safetensors_vectors(out[0], words, *l.vectors.compressed());
+         return Converted{out[0], format, l.vectors.size()};
+       }
        const emb::Matrix<float> decoded =
            l.vectors.compressed() ? l.vectors.compressed()->dequantize() : emb::Matrix<float>();
        const auto vectors = l.vectors.compressed()

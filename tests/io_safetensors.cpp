@@ -23,6 +23,7 @@
 #include <emb/embedding.hpp>
 #include <emb/io/safetensors.hpp>
 #include <emb/io/tensor_vectors.hpp>
+#include <emb/quantized.hpp>
 #include <emb/text/word_vectors.hpp>
 
 #include "support/files.hpp"
@@ -675,4 +676,86 @@ TEST_CASE("long header strings agree with nlohmann/json on random headers", "[io
   }
   CHECK(refused > 10);
   CHECK(read > 10);
+}
+
+TEST_CASE("a compressed table is saved as its packed rows and mapped back as they are",
+          "[io][safetensors][quantized]") {
+  emb::test::TempDir dir;
+  std::vector<std::string> words;
+  for (int i = 0; i < 37; ++i) words.push_back("w" + std::to_string(i));
+  Matrix<float> vectors(37, 12);
+  emb::detail::fill_normal(vectors.data(), vectors.size(), 5);
+  for (const auto storage : {emb::Storage::int8, emb::Storage::int4, emb::Storage::int2}) {
+    INFO(emb::to_string(storage));
+    const auto table = emb::QuantizedTable::quantize(vectors, storage);
+    const auto path = dir / "q.safetensors";
+    emb::io::save_safetensors_vectors(path, words, table);
+    // One U8 tensor of shape [rows, row bytes] (what PyTorch's prepack returns), its storage in
+    // the metadata beside the vocabulary.
+    const auto listed = emb::io::list_safetensors(path);
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].dtype == "U8");
+    CHECK(listed[0].shape ==
+          std::vector<emb::Index>{37, static_cast<emb::Index>(table.row_bytes())});
+    CHECK(emb::io::safetensors_metadata(path).at(emb::io::storage_key("weight")) ==
+          emb::to_string(storage));
+
+    const auto mapped = emb::io::map_packed_safetensors(path);
+    CHECK(mapped.storage() == storage);
+    CHECK(mapped.embedding_dim() == 12);
+    CHECK(std::equal(mapped.bytes().begin(), mapped.bytes().end(), table.bytes().begin(),
+                     table.bytes().end()));
+    auto opened = emb::io::open_tensor_vectors<float>(path);
+    const auto& packed = std::get<emb::QuantizedTable>(opened.vectors);
+    CHECK(packed.dequantize() == table.dequantize());
+    CHECK(opened.vocabulary.index("w36") == 36);
+    // Read instead of mapped: the decoded values.
+    CHECK(emb::io::load_tensor_vectors<double>(path).vectors == table.dequantize().cast<double>());
+    // Packing it again as its own storage keeps its rows.
+    CHECK(emb::io::quantize_tensor_vectors(opened, storage).dequantize() == table.dequantize());
+  }
+  // float16 and bfloat16 tables go as F16 and BF16 tensors holding exactly their values.
+  for (const auto storage : {emb::Storage::float16, emb::Storage::bfloat16}) {
+    const auto table = emb::QuantizedTable::quantize(vectors, storage);
+    emb::io::save_safetensors_vectors(dir / "h.safetensors", words, table);
+    const auto opened = emb::io::open_tensor_vectors<float>(dir / "h.safetensors");
+    const auto& packed = std::get<emb::QuantizedTable>(opened.vectors);
+    CHECK(packed.storage() == storage);
+    CHECK(packed.dequantize() == table.dequantize());
+  }
+}
+
+TEST_CASE("packed rows with a wrong storage or shape are refused, naming the file",
+          "[io][safetensors][quantized]") {
+  emb::test::TempDir dir;
+  const auto path = dir / "bad.safetensors";
+  const std::vector<std::uint8_t> bytes(3 * 10, 7);
+  const auto save = [&](emb::Index cols, const std::string& storage) {
+    emb::io::save_safetensors(path, {{"weight", bytes, 3, cols}},
+                              {{"emb.vocabulary", "a\nb\nc"}, {"emb.storage.weight", storage}});
+  };
+  save(10, "int3");
+  CHECK_THROWS_WITH(emb::io::map_packed_safetensors(path),
+                    Catch::Contains("bad.safetensors") && Catch::Contains("\"int3\"") &&
+                        Catch::Contains("int8, int4 or int2"));
+  CHECK_THROWS_AS(emb::io::open_tensor_vectors<float>(path), std::runtime_error);
+  save(10, "float16");
+  CHECK_THROWS_WITH(emb::io::map_packed_safetensors(path), Catch::Contains("int8, int4 or int2"));
+  // 10 bytes are an int8 row of 2 values and an int4 row of 12; an int8 row needs more than 8.
+  save(10, "int8");
+  CHECK(emb::io::map_packed_safetensors(path).embedding_dim() == 2);
+  save(10, "int4");
+  CHECK(emb::io::map_packed_safetensors(path).embedding_dim() == 12);
+  emb::io::save_safetensors(path, {{"weight", bytes, 5, 6}},
+                            {{"emb.vocabulary", "a\nb\nc\nd\ne"}, {"emb.storage.weight", "int8"}});
+  CHECK_THROWS_WITH(emb::io::map_packed_safetensors(path),
+                    Catch::Contains("bad.safetensors") && Catch::Contains("holds no rows of int8"));
+  CHECK_THROWS_AS(emb::io::open_tensor_vectors<float>(path), std::runtime_error);
+  // Without the storage, bytes are not a table of numbers, and saying so names the tensor.
+  emb::io::save_safetensors(path, {{"weight", bytes, 3, 10}});
+  CHECK_THROWS_WITH(emb::io::map_packed_safetensors(path),
+                    Catch::Contains("not packed rows") && Catch::Contains("emb.storage.weight"));
+  // The writer keeps bytes and U8 together.
+  const Matrix<float> m = Matrix<float>::Zero(2, 2);
+  CHECK_THROWS_AS(emb::io::save_safetensors(path, {{"weight", m, "U8"}}), std::invalid_argument);
 }

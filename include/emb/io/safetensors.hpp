@@ -8,7 +8,7 @@
 #include <algorithm>      // std::sort, std::find_if
 #include <bit>            // std::endian, std::bit_cast
 #include <cstddef>        // std::size_t
-#include <cstdint>        // std::uint16_t, std::uint64_t
+#include <cstdint>        // std::uint8_t, std::uint16_t, std::uint64_t
 #include <cstdio>         // std::FILE, std::fwrite
 #include <cstring>        // std::memcpy
 #include <filesystem>     // std::filesystem::path
@@ -20,6 +20,7 @@
 #include <span>           // std::span
 #include <string>         // std::string
 #include <string_view>    // std::string_view
+#include <type_traits>    // std::is_same_v
 #include <unordered_set>  // std::unordered_set
 #include <utility>        // std::pair, std::move
 #include <variant>        // std::variant
@@ -588,7 +589,8 @@ class SafetensorsFile {
 
 // One tensor to write: its name, its values (viewed, not copied: they must outlive the call),
 // its shape, and the dtype to store them as: "F64", "F32", "F16" or "BF16" (narrowing rounds to
-// nearest even; empty = the values' own type, F32 for float and F64 for double).
+// nearest even; empty = the values' own type, F32 for float and F64 for double). Bytes (packed
+// rows of a compressed table) are stored as they are, as "U8".
 struct NamedTensor {
   // A (rows, cols) matrix, stored with shape [rows, cols].
   template <class T>
@@ -612,9 +614,13 @@ struct NamedTensor {
         values(vector),
         shape{static_cast<Index>(vector.size())},
         dtype(std::move(tensor_dtype)) {}
+  // rows * cols bytes, row after row, stored as a "U8" tensor of shape [rows, cols].
+  NamedTensor(std::string tensor_name, std::span<const std::uint8_t> bytes, Index rows, Index cols)
+      : name(std::move(tensor_name)), values(bytes), shape{rows, cols}, dtype("U8") {}
 
   std::string name;
-  std::variant<std::span<const float>, std::span<const double>> values;  // C order
+  std::variant<std::span<const float>, std::span<const double>, std::span<const std::uint8_t>>
+      values;  // C order
   std::vector<Index> shape;
   std::string dtype;
 };
@@ -639,7 +645,12 @@ inline void save_safetensors(const std::filesystem::path& path,
   std::set<std::string_view> names;
   for (const NamedTensor& tensor : tensors) {
     const std::string& dtype = tensor.dtype;
-    if (!dtype.empty() && !detail::is_float_dtype(dtype)) {
+    const bool bytes = std::holds_alternative<std::span<const std::uint8_t>>(tensor.values);
+    if (bytes != (dtype == "U8")) {
+      emb::detail::throw_invalid(where, ": tensor ", emb::detail::quote(tensor.name),
+                                 ": only bytes are stored as U8, and bytes only as U8");
+    }
+    if (!dtype.empty() && !bytes && !detail::is_float_dtype(dtype)) {
       emb::detail::throw_invalid(where, ": tensor ", emb::detail::quote(tensor.name), ": dtype ",
                                  emb::detail::quote(dtype), " is not F64, F32, F16 or BF16");
     }
@@ -671,10 +682,10 @@ inline void save_safetensors(const std::filesystem::path& path,
     return *detail::safetensors_dtype_bits(stored_dtype(tensor)) / 8;
   };
   // tensor.rs: "sorting by descending dtype alignment, then by name"; its dtype order puts F64
-  // above F32 above BF16 above F16.
+  // above F32 above BF16 above F16 above U8.
   const auto rank = [&](const NamedTensor& tensor) {
     const std::string dtype = stored_dtype(tensor);
-    return dtype == "F64" ? 0 : dtype == "F32" ? 1 : dtype == "BF16" ? 2 : 3;
+    return dtype == "F64" ? 0 : dtype == "F32" ? 1 : dtype == "BF16" ? 2 : dtype == "F16" ? 3 : 4;
   };
   std::sort(order.begin(), order.end(), [&](const NamedTensor* a, const NamedTensor* b) {
     return std::pair(rank(*a), std::string_view(a->name)) <
@@ -712,35 +723,40 @@ inline void save_safetensors(const std::filesystem::path& path,
     std::fwrite(header.data(), 1, header.size(), file);
     std::vector<unsigned char> buffer;
     for (const NamedTensor* tensor : order) {
-      const detail::FloatDtype dtype = detail::float_dtype(stored_dtype(*tensor));
+      const std::string dtype_name = stored_dtype(*tensor);
       const std::size_t bytes = element_bytes(*tensor);
       std::visit(
           [&](auto span) {
-            constexpr std::size_t block = 1 << 16;
-            for (std::size_t start = 0; start < span.size(); start += block) {
-              const auto part = span.subspan(start, std::min(block, span.size() - start));
-              buffer.resize(part.size() * bytes);
-              unsigned char* out = buffer.data();
-              for (const auto value : part) {
-                std::uint64_t bits = 0;
-                switch (dtype) {
-                  case detail::FloatDtype::f64:
-                    bits = std::bit_cast<std::uint64_t>(static_cast<double>(value));
-                    break;
-                  case detail::FloatDtype::f32:
-                    bits = std::bit_cast<std::uint32_t>(static_cast<float>(value));
-                    break;
-                  case detail::FloatDtype::f16:
-                    bits = emb::detail::double_to_half(static_cast<double>(value));
-                    break;
-                  case detail::FloatDtype::bf16:
-                    bits = emb::detail::double_to_bfloat16(static_cast<double>(value));
-                    break;
+            if constexpr (std::is_same_v<decltype(span), std::span<const std::uint8_t>>) {
+              std::fwrite(span.data(), 1, span.size(), file);  // U8: as they are
+            } else {
+              const detail::FloatDtype dtype = detail::float_dtype(dtype_name);
+              constexpr std::size_t block = 1 << 16;
+              for (std::size_t start = 0; start < span.size(); start += block) {
+                const auto part = span.subspan(start, std::min(block, span.size() - start));
+                buffer.resize(part.size() * bytes);
+                unsigned char* out = buffer.data();
+                for (const auto value : part) {
+                  std::uint64_t bits = 0;
+                  switch (dtype) {
+                    case detail::FloatDtype::f64:
+                      bits = std::bit_cast<std::uint64_t>(static_cast<double>(value));
+                      break;
+                    case detail::FloatDtype::f32:
+                      bits = std::bit_cast<std::uint32_t>(static_cast<float>(value));
+                      break;
+                    case detail::FloatDtype::f16:
+                      bits = emb::detail::double_to_half(static_cast<double>(value));
+                      break;
+                    case detail::FloatDtype::bf16:
+                      bits = emb::detail::double_to_bfloat16(static_cast<double>(value));
+                      break;
+                  }
+                  for (std::size_t i = 0; i < bytes; ++i)
+                    *out++ = static_cast<unsigned char>(bits >> (8 * i));
                 }
-                for (std::size_t i = 0; i < bytes; ++i)
-                  *out++ = static_cast<unsigned char>(bits >> (8 * i));
+                std::fwrite(buffer.data(), 1, buffer.size(), file);
               }
-              std::fwrite(buffer.data(), 1, buffer.size(), file);
             }
           },
           tensor->values);

@@ -103,6 +103,67 @@ struct TensorVectorsOptions {
   std::optional<std::string> tensor{};
 };
 
+// The __metadata__ key that names the storage ("int8", "int4" or "int2") of the tensor `name`
+// when it holds a compressed table's packed rows as bytes (U8, shape [rows, row bytes]: exactly
+// what torch.ops.quantized.embedding_bag_{byte,4bit,2bit}_prepack returns, so PyTorch's fused
+// operators read the tensor as it is). See save_safetensors_vectors and map_packed_safetensors.
+inline std::string storage_key(std::string_view name) {
+  return "emb.storage." + std::string(name);
+}
+
+namespace detail {
+
+// The compressed table that a U8 tensor of `file` holds, mapped, or nullopt when the file's
+// metadata names no storage for it. Throws std::runtime_error naming the file when the storage
+// is not int8, int4 or int2, or the shape is not [rows, a row's bytes in that storage].
+inline std::optional<QuantizedTable> map_packed(const char* where, const SafetensorsFile& file,
+                                                const TensorInfo& info) {
+  const auto found = file.metadata().find(storage_key(info.name));
+  if (info.dtype != "U8" || found == file.metadata().end()) return std::nullopt;
+  const auto storage = parse_storage(found->second);
+  const int bits = storage ? emb::detail::quantized_bits(*storage) : 0;
+  if (bits == 0) {
+    emb::detail::throw_file_error(where, file.path(), "__metadata__ \"", storage_key(info.name),
+                                  "\" is ", emb::detail::quote(found->second),
+                                  "; packed rows are int8, int4 or int2");
+  }
+  // The width follows from the row's bytes: int8 rows end in two float32s, int4/int2 rows in two
+  // float16s, and int4/int2 widths fill their bytes (PyTorch's and emb's rule).
+  const Index row_bytes = info.shape.size() == 2 ? info.shape[1] : 0;
+  const Index tail = bits == 8 ? 8 : 4;
+  const Index dim = (row_bytes - tail) * (8 / bits);
+  if (info.shape.size() != 2 || info.shape[0] < 1 || dim < 1 ||
+      emb::detail::packed_row_bytes(*storage, dim) != static_cast<std::size_t>(row_bytes)) {
+    emb::detail::throw_file_error(where, file.path(), "tensor ", emb::detail::quote(info.name),
+                                  " has a shape that holds no rows of ", found->second,
+                                  " (it must be [rows, a row's bytes], rows >= 1)");
+  }
+  return QuantizedTable::from_bytes(file.file(), file.data(info.name), info.shape[0], dim,
+                                    *storage);
+}
+
+}  // namespace detail
+
+// The compressed table that save_safetensors_vectors wrote from a QuantizedTable (int8, int4 or
+// int2: the tensor `name` as packed bytes, its storage under storage_key(name)), mapped: lookups
+// read the file's pages, nothing is copied. Throws std::runtime_error naming the file when it
+// cannot be read (as list_safetensors), has no such tensor, or the tensor is not packed rows.
+//
+// Example:
+//   emb::QuantizedEmbeddingBag bag(emb::io::map_packed_safetensors("table.safetensors"));
+inline QuantizedTable map_packed_safetensors(const std::filesystem::path& path,
+                                             std::string_view name = word_vectors_tensor) {
+  constexpr const char* where = "emb::io::map_packed_safetensors";
+  const SafetensorsFile file(path);
+  auto table = detail::map_packed(where, file, file.tensor(name));
+  if (!table) {
+    emb::detail::throw_file_error(where, path, "tensor ", emb::detail::quote(name),
+                                  " is not packed rows (a U8 tensor with __metadata__ \"",
+                                  storage_key(name), "\")");
+  }
+  return *std::move(table);
+}
+
 // Word vectors of a tensor file with the table mapped where it can be (open_tensor_vectors).
 template <class T>
 struct OpenedTensorVectors {
@@ -165,7 +226,14 @@ TensorFileContents<T> read_tensor_vectors(const char* where, const std::filesyst
     if (!options.tensor && file.tensors().size() == 1) tensor = file.tensors()[0].name;
     const auto& info = file.tensor(tensor);
     const bool half = info.dtype == "F16" || info.dtype == "BF16";
-    if (map && file.mappable<T>(tensor)) {
+    if (auto packed = detail::map_packed(where, file, info)) {
+      if (map) {
+        out.file = file.file();
+        out.vectors = *std::move(packed);
+      } else {
+        out.vectors = Matrix<T>(packed->dequantize().template cast<T>());  // read: decoded
+      }
+    } else if (map && file.mappable<T>(tensor)) {
       auto table = file.map<T>(tensor);
       out.file = mapping_of(table);
       out.vectors = std::move(table);
@@ -326,6 +394,32 @@ void save_safetensors_vectors(const std::filesystem::path& path, std::span<const
                                           rows.cols());
   save_safetensors(path, {{std::string(word_vectors_tensor), table, std::move(dtype)}},
                    {{std::string(vocabulary_key), encode_vocabulary(words)}});
+}
+
+// Writes word vectors kept as a compressed table: int8, int4 and int2 tables as their packed
+// rows (a U8 tensor, the storage under storage_key), which open_tensor_vectors and
+// map_packed_safetensors map again as they are; float32, float16 and bfloat16 tables as F32, F16
+// and BF16 tensors holding exactly their values. Throws as save_safetensors_vectors.
+inline void save_safetensors_vectors(const std::filesystem::path& path,
+                                     std::span<const std::string> words,
+                                     const QuantizedTable& table) {
+  const int bits = emb::detail::quantized_bits(table.storage());
+  if (bits == 0) {
+    const char* dtype = table.storage() == Storage::float16    ? "F16"
+                        : table.storage() == Storage::bfloat16 ? "BF16"
+                                                               : "F32";
+    save_safetensors_vectors(path, words, table.dequantize(), dtype);  // exact in its own dtype
+    return;
+  }
+  if (static_cast<Index>(words.size()) != table.num_embeddings()) {
+    emb::detail::throw_invalid("emb::io::save_safetensors_vectors: ", words.size(), " words for ",
+                               table.num_embeddings(), " rows");
+  }
+  const std::string name(word_vectors_tensor);
+  save_safetensors(
+      path, {{name, table.bytes(), table.num_embeddings(), static_cast<Index>(table.row_bytes())}},
+      {{std::string(vocabulary_key), encode_vocabulary(words)},
+       {storage_key(name), std::string(to_string(table.storage()))}});
 }
 
 }  // namespace emb::io
