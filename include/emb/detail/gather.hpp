@@ -1,9 +1,10 @@
 #pragma once
 // The forward step: out row i = table row indices[i], for any row source (rows.hpp).
 
-#include <algorithm>  // std::max, std::copy
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::int64_t
+#include <algorithm>    // std::max, std::copy
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t
+#include <type_traits>  // std::true_type, std::false_type
 
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/prefetch.hpp"
@@ -16,6 +17,9 @@ namespace emb::detail {
 // How many rows ahead a gather prefetches: enough to hide a DRAM miss behind the copies of the
 // rows in between.
 inline constexpr std::size_t prefetch_distance = 8;
+
+// Tables up to this size are gathered without prefetching (see gather_rows).
+inline constexpr std::size_t near_table_bytes = std::size_t{4} << 20;
 
 // Outputs up to this many bytes are gathered with copy_row_wide (built for AVX-512), larger ones
 // with copy_row. Measured on a Skylake-SP Xeon, 2 threads, rows of 256 and 512 bytes: 64-byte
@@ -33,17 +37,27 @@ void gather_rows(const Rows& rows, const I* indices, std::size_t n, typename Row
   const std::size_t stored = rows.row_bytes();
   const auto rows_per_thread = static_cast<std::int64_t>(
       std::max<std::size_t>(1, (64 << 10) / (static_cast<std::size_t>(dim) * sizeof(Scalar))));
+  // A table of at most near_table_bytes stays in cache when it is used at all often, and
+  // prefetching its rows only costs instructions: W3 (2.5 MB) gathered 9 % faster without them.
+  const bool far = static_cast<std::size_t>(rows.rows()) * stored > near_table_bytes;
   auto gather = [&](auto copy) {
-    parallel_ranges(
-        static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
-          const auto last = static_cast<std::size_t>(end);
-          for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
-            if (i + prefetch_distance < last) {
-              prefetch(rows.address(static_cast<Index>(indices[i + prefetch_distance])), stored);
+    auto loop = [&](auto prefetching) {
+      parallel_ranges(
+          static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
+            const auto last = static_cast<std::size_t>(end);
+            for (auto i = static_cast<std::size_t>(begin); i < last; ++i) {
+              if (prefetching() && i + prefetch_distance < last) {
+                prefetch(rows.address(static_cast<Index>(indices[i + prefetch_distance])), stored);
+              }
+              copy(out + static_cast<Index>(i) * out_stride, static_cast<Index>(indices[i]));
             }
-            copy(out + static_cast<Index>(i) * out_stride, static_cast<Index>(indices[i]));
-          }
-        });
+          });
+    };
+    if (far) {
+      loop(std::true_type{});
+    } else {
+      loop(std::false_type{});
+    }
   };
   if constexpr (reads_in_place<Rows>) {
     // Lambdas, not function pointers: each copy is inlined into its own instance of the loop.
