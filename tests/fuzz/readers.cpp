@@ -17,6 +17,7 @@
 #include <emb/io/npy.hpp>
 #if EMB_FUZZ_SAFETENSORS
 #include <emb/io/safetensors.hpp>
+#include <emb/io/tensor_vectors.hpp>  // packed rows of compressed tables
 #endif
 
 namespace {
@@ -41,6 +42,12 @@ void fuzz_tensor_files(const std::filesystem::path& path) {
         if (loaded.size() != count) __builtin_trap();
         const emb::MappedTable<float> mapped = emb::io::map_safetensors<float>(path, info.name);
         if (!(mapped.matrix() == loaded || loaded.hasNaN())) __builtin_trap();
+      } catch (const std::runtime_error&) {
+      }
+      try {
+        // Packed rows (U8 with a storage in the metadata): every row decodes.
+        const emb::QuantizedTable packed = emb::io::map_packed_safetensors(path, info.name);
+        if (packed.dequantize().rows() != packed.num_embeddings()) __builtin_trap();
       } catch (const std::runtime_error&) {
       }
     }
