@@ -122,7 +122,16 @@ class TableCore {
   // max_norm: renorms the distinct rows among the first n of `ids` (validated) in place.
   template <class I>
   void renorm(const I* ids, std::size_t n) {
+    // GCC 12 (-O3 -march=native) warns, once this is inlined into some callers, that the value
+    // of an empty max_norm "may be used uninitialized": it is only read when there is one.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     if (options_.max_norm) renorm_rows(weight_, ids, n, *options_.max_norm, options_.norm_type);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   }
   void renorm(const Indices& ids) {
     ids.visit([&](auto span) { renorm(span.data(), span.size()); });
