@@ -27,6 +27,21 @@
 
 namespace emb::detail {
 
+// Renorms the distinct rows among the first n of `ids` when the options have a max_norm. GCC 12
+// (-O3 -march=native) warns, once this is inlined into some gathers, that the value of an empty
+// max_norm "may be used uninitialized": it is only read when there is one.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+template <class Weight, class I>
+void renorm_if_max_norm(Weight& weight, const I* ids, std::size_t n, const TableOptions& options) {
+  if (options.max_norm) renorm_rows(weight, ids, n, *options.max_norm, options.norm_type);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 // The shared part of Embedding<T> and EmbeddingBag<T>: their common accessors are public here,
 // the steps both run are protected helpers. `kind` ("emb::Embedding") starts every message.
 template <class T>
@@ -122,16 +137,7 @@ class TableCore {
   // max_norm: renorms the distinct rows among the first n of `ids` (validated) in place.
   template <class I>
   void renorm(const I* ids, std::size_t n) {
-    // GCC 12 (-O3 -march=native) warns, once this is inlined into some callers, that the value
-    // of an empty max_norm "may be used uninitialized": it is only read when there is one.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-    if (options_.max_norm) renorm_rows(weight_, ids, n, *options_.max_norm, options_.norm_type);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+    renorm_if_max_norm(weight_, ids, n, options_);
   }
   void renorm(const Indices& ids) {
     ids.visit([&](auto span) { renorm(span.data(), span.size()); });
