@@ -357,6 +357,17 @@ QuantizedTable quantize_tensor_vectors(const OpenedTensorVectors<T>& opened, Sto
   return pack(std::get<Matrix<T>>(opened.vectors));
 }
 
+namespace detail {
+
+// What every writer of word vectors checks first: one word a row.
+inline void check_word_per_row(const char* where, std::span<const std::string> words, Index rows) {
+  if (static_cast<Index>(words.size()) != rows) {
+    emb::detail::throw_invalid(where, ": ", words.size(), " words for ", rows, " rows");
+  }
+}
+
+}  // namespace detail
+
 // Writes word vectors as an .npy table (float32 for float, float64 for double) and its
 // vocabulary file vocabulary_path(path) beside it. Throws std::invalid_argument when the words
 // are not one per row or cannot be written one a line (empty, a line break, a word twice),
@@ -364,10 +375,7 @@ QuantizedTable quantize_tensor_vectors(const OpenedTensorVectors<T>& opened, Sto
 template <class T>
 void save_npy_vectors(const std::filesystem::path& path, std::span<const std::string> words,
                       const Eigen::Ref<const Matrix<T>>& vectors) {
-  if (static_cast<Index>(words.size()) != vectors.rows()) {
-    emb::detail::throw_invalid("emb::io::save_npy_vectors: ", words.size(), " words for ",
-                               vectors.rows(), " rows");
-  }
+  detail::check_word_per_row("emb::io::save_npy_vectors", words, vectors.rows());
   encode_vocabulary(words);  // checks the words before any file is written
   save_npy<T>(path, vectors);
   write_vocabulary_file(vocabulary_path(path), words);
@@ -383,10 +391,7 @@ void save_safetensors_vectors(const std::filesystem::path& path, std::span<const
   using T = typename Derived::Scalar;
   static_assert(emb::detail::is_real_v<T>,
                 "emb::io::save_safetensors_vectors: the vectors must be float or double");
-  if (static_cast<Index>(words.size()) != vectors.rows()) {
-    emb::detail::throw_invalid("emb::io::save_safetensors_vectors: ", words.size(), " words for ",
-                               vectors.rows(), " rows");
-  }
+  detail::check_word_per_row("emb::io::save_safetensors_vectors", words, vectors.rows());
   // Written from where they are when they lie row after row (a matrix, a mapped table).
   const Eigen::Ref<const Matrix<T>> rows(vectors.derived());
   const Matrix<T> copy = rows.outerStride() == rows.cols() ? Matrix<T>() : Matrix<T>(rows);
@@ -411,10 +416,7 @@ inline void save_safetensors_vectors(const std::filesystem::path& path,
     save_safetensors_vectors(path, words, table.dequantize(), dtype);  // exact in its own dtype
     return;
   }
-  if (static_cast<Index>(words.size()) != table.num_embeddings()) {
-    emb::detail::throw_invalid("emb::io::save_safetensors_vectors: ", words.size(), " words for ",
-                               table.num_embeddings(), " rows");
-  }
+  detail::check_word_per_row("emb::io::save_safetensors_vectors", words, table.num_embeddings());
   const std::string name(word_vectors_tensor);
   save_safetensors(
       path, {{name, table.bytes(), table.num_embeddings(), static_cast<Index>(table.row_bytes())}},
