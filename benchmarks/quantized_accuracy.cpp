@@ -1,5 +1,6 @@
 // What each storage costs in word-vector accuracy: the vectors of a file packed as every
-// storage, read back as a quantized lookup returns them (QuantizedTable::dequantize, the exact
+// storage and queried as the compressed table they become (WordVectors over the QuantizedTable,
+// as word-lookup --storage does; it answers exactly as over QuantizedTable::dequantize, the
 // values QuantizedEmbedding gives), then evaluated as word-lookup does: Google analogies
 // (3CosAdd, gensim's evaluate_word_analogies) and WordSim-353 / SimLex-999 Spearman.
 //
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto table = emb::QuantizedTable::quantize(original.vectors(), storage);
-      const emb::WordVectors<float> vectors(original.vocabulary(), table.dequantize());
+      const emb::WordVectors<float> vectors(original.vocabulary(), table);
       const auto analogies = emb::evaluate_analogies(vectors, data / "questions-words.txt");
       const auto wordsim = emb::evaluate_pairs(vectors, data / "wordsim353.tsv");
       const auto simlex = emb::evaluate_pairs(vectors, data / "simlex999.txt");
