@@ -401,33 +401,3 @@ TEMPLATE_TEST_CASE("bad indices and shapes throw and change nothing", "[embeddin
                       "embedding_dim is 3");
   CHECK(table.weight() == before);
 }
-
-TEMPLATE_TEST_CASE("backward of a large batch equals a naive scatter-add in input order",
-                   "[embedding][backward]", float, double) {
-  // Backward groups positions by row three ways, chosen by the sizes: a counting sort when the
-  // table is small for the batch, std::sort for small batches, a bucketed parallel sort for
-  // large ones. The naive loop adds in the same order, so the results are equal bit for bit.
-  using T = TestType;
-  const auto [rows, n] = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
-                                  std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
-                                  std::pair<Index, std::size_t>{400'000, 30'000});  // buckets
-  const Index dim = 5;
-  CAPTURE(rows, n);
-  std::vector<std::int32_t> idx(n);
-  std::uint64_t state = 12345;
-  for (auto& i : idx) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    const auto r = static_cast<std::int32_t>((state >> 33) % static_cast<std::uint64_t>(rows));
-    i = r % 7 == 0 ? r % 50 : r;  // some rows are hot
-  }
-  const Matrix<T> grad_out = random_matrix<T>(static_cast<Index>(idx.size()), dim, 21);
-  Embedding<T> table(rows, dim, {.padding_idx = 3, .seed = 1});
-  Matrix<T> naive = Matrix<T>::Zero(rows, dim);
-  for (std::size_t i = 0; i < idx.size(); ++i) {
-    if (idx[i] != 3) naive.row(idx[i]) += grad_out.row(static_cast<Index>(i));
-  }
-  const auto grad = table.backward(idx, grad_out);
-  CHECK(std::is_sorted(grad.rows.begin(), grad.rows.end()));
-  CHECK(std::adjacent_find(grad.rows.begin(), grad.rows.end()) == grad.rows.end());
-  CHECK(grad.to_dense() == naive);
-}

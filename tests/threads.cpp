@@ -2,6 +2,7 @@
 // element is computed by one thread in a fixed order.
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
@@ -69,7 +70,7 @@ TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 th
   CHECK(backwards[0] == backwards[1]);
   CHECK(backwards[0] == backwards[2]);
 
-  // A table far larger than the batch: backward sorts instead of counting, in parallel buckets.
+  // A table far larger than the batch: backward sorts instead of counting (a radix sort).
   const Index big_rows = 4'000'000;
   auto spread = skewed_indices(big_rows, 70'000);
   for (auto& i : spread) i = i * 1'000'003 % big_rows;  // hot rows scattered over the table
@@ -82,6 +83,62 @@ TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 th
   });
   CHECK(sparse[0] == sparse[1]);
   CHECK(sparse[0] == sparse[2]);
+}
+
+TEMPLATE_TEST_CASE(
+    "backward of a large batch equals a naive scatter-add in input order, on 1, 2 "
+    "and 3 threads",
+    "[threads][embedding][backward]", float, double) {
+  // Backward groups positions by row three ways, chosen by the sizes: a counting sort when the
+  // table is small for the batch, std::sort for small batches, a radix sort for large ones. It
+  // then sums them row by row, each thread its own rows, or, on one thread with more gradient
+  // bytes than streamed_gradient_bytes, in input order. Every way adds the positions of a row in
+  // input order, as the naive loop does, so all results are equal bit for bit.
+  using T = TestType;
+  const auto [rows, n] = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
+                                  std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
+                                  std::pair<Index, std::size_t>{250'000, 30'000});  // radix
+  const Index dim = 40;
+  CAPTURE(rows, n);
+  if (n > 1'000) CHECK(n * dim * sizeof(T) > emb::detail::streamed_gradient_bytes);
+  std::vector<std::int32_t> idx(n);
+  std::uint64_t state = 12345;
+  for (auto& i : idx) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const auto r = static_cast<std::int32_t>((state >> 33) % static_cast<std::uint64_t>(rows));
+    i = r % 7 == 0 ? r % 50 : r;  // some rows are hot
+  }
+  Matrix<T> grad_out(static_cast<Index>(n), dim);
+  emb::detail::fill_normal(grad_out.data(), grad_out.size(), 21);
+  Matrix<T> naive = Matrix<T>::Zero(rows, dim);
+  for (std::size_t i = 0; i < idx.size(); ++i) {
+    if (idx[i] != 3) naive.row(idx[i]) += grad_out.row(static_cast<Index>(i));
+  }
+  std::vector<Index> distinct;  // the rows the gradient must list: every index but the padding
+  for (const auto i : idx) {
+    if (i != 3) distinct.push_back(i);
+  }
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const auto grads = with_threads([&] {
+    emb::Embedding<T> table(rows, dim, {.padding_idx = 3, .seed = 1});
+    return table.backward(idx, grad_out);
+  });
+  for (const auto& grad : grads) {
+    REQUIRE(grad.rows == distinct);
+    for (std::size_t k = 0; k < distinct.size(); ++k) {
+      if (grad.values.row(static_cast<Index>(k)) != naive.row(distinct[k])) FAIL("row " << k);
+    }
+  }
+  // Scaled by frequency: no naive loop to compare with (its rounding could differ by where the
+  // compiler fuses a multiply-add), but the same on every thread count.
+  const auto scaled = with_threads([&] {
+    emb::Embedding<T> table(rows, dim, {.padding_idx = 3, .scale_grad_by_freq = true, .seed = 1});
+    const auto g = table.backward(idx, grad_out);
+    return std::pair{g.rows, Matrix<T>(g.values)};
+  });
+  CHECK(scaled[0] == scaled[1]);
+  CHECK(scaled[0] == scaled[2]);
 }
 
 TEST_CASE("nearest-neighbour queries give identical results on 1, 2 and 3 threads",

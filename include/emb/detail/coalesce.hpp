@@ -9,6 +9,7 @@
 
 #include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
+#include "emb/detail/prefetch.hpp"
 #include "emb/detail/sort.hpp"
 #include "emb/detail/table_options.hpp"
 #include "emb/gradient.hpp"
@@ -16,63 +17,97 @@
 
 namespace emb::detail {
 
-// How many positions ahead backward prefetches the gradient rows it will add: enough to hide a
-// DRAM miss behind the additions in between.
+// How many positions ahead backward prefetches the rows it will read or add into: enough to hide
+// a miss behind the additions in between.
 inline constexpr std::size_t coalesce_prefetch_distance = 8;
+
+// Per-position gradients of more bytes than this are read in input order when one thread sums
+// every row: they would not stay in cache, and memory serves them fastest in the order they lie.
+inline constexpr std::size_t streamed_gradient_bytes = std::size_t{4} << 20;
 
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
 // must add scale * (the gradient flowing into weight[indices[i]]) to `out`. Positions of one row
-// are visited in input order; the padding row is skipped; with scale_grad_by_freq the scale is
-// 1 / (occurrences of the row in the whole call), as PyTorch. Rows are split across threads in
-// contiguous ranges, each row summed by one thread: the result never depends on thread count.
-// The positions of a row are scattered over the input, so their gradients are cache misses:
+// are added in input order, starting from zero; the padding row is skipped; with
+// scale_grad_by_freq the scale is 1 / (occurrences of the row in the whole call), as PyTorch.
+// Rows are split across threads in contiguous ranges, each row summed by one thread: the result
+// never depends on thread count. Threads walk the positions of their rows, row by row, and
 // prefetch_position(i), called a few positions ahead of add_row, should prefetch what
-// add_row(.., i, ..) will read.
+// add_row(.., i, ..) will read. One thread summing large gradients reads the positions in input
+// order instead, each added into its row (the rows being summed are far fewer bytes than the
+// gradients read, and stay in cache): on W1 and W2 of docs/PERFORMANCE.md a quarter less time
+// than jumping to a random gradient row for every position.
 template <class T, class I, class AddRow, class PrefetchPosition>
 Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
                      const TableOptions& options, AddRow&& add_row,
                      PrefetchPosition&& prefetch_position) {
-  Groups groups = group_positions(indices, n, num_embeddings);
-  Gradient<T> grad;
-  grad.num_embeddings = num_embeddings;
-  grad.rows.reserve(groups.rows.size());
-  std::vector<std::size_t> group_of_row;
-  group_of_row.reserve(groups.rows.size());
-  for (std::size_t g = 0; g < groups.rows.size(); ++g) {
-    if (options.padding_idx && groups.rows[g] == *options.padding_idx) continue;
-    grad.rows.push_back(groups.rows[g]);
-    group_of_row.push_back(g);
-  }
-  // Not zeroed here: each row is zeroed just before its sum, while it is in cache.
-  grad.values = allocate_table<T>(static_cast<Index>(grad.rows.size()), dim);
-  // Threads split the positions evenly, each summing the rows whose positions start in its share:
-  // Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows evenly
-  // would leave one thread with most of the work. At least 128 KiB of gradient per thread.
+  // Threads split the positions evenly, each summing the groups whose positions start in its
+  // share: Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows
+  // evenly would leave one thread with most of the work. At least 128 KiB of gradient per thread.
   const auto positions_per_thread = static_cast<std::int64_t>(
       std::max<std::size_t>(1, (128 << 10) / (static_cast<std::size_t>(dim) * sizeof(T))));
-  auto first_row_at = [&](std::int64_t position) {
-    return std::ranges::lower_bound(group_of_row, position, {},
-                                    [&](std::size_t g) { return groups.starts[g]; }) -
-           group_of_row.begin();
+  const bool input_order = range_count(static_cast<std::int64_t>(n), positions_per_thread) == 1 &&
+                           n * static_cast<std::size_t>(dim) * sizeof(T) > streamed_gradient_bytes;
+  const Groups groups = group_positions(indices, n, num_embeddings, input_order);
+  const auto num_groups = static_cast<std::int64_t>(groups.rows.size());
+  // The padding row's group, if any, gets no gradient row: the groups after it move up by one.
+  std::int64_t padding_group = num_groups;
+  if (options.padding_idx) {
+    const auto at = std::ranges::lower_bound(groups.rows, *options.padding_idx);
+    if (at != groups.rows.end() && *at == *options.padding_idx) {
+      padding_group = at - groups.rows.begin();
+    }
+  }
+  Gradient<T> grad;
+  grad.num_embeddings = num_embeddings;
+  grad.rows = groups.rows;
+  if (padding_group < num_groups) grad.rows.erase(grad.rows.begin() + padding_group);
+  auto row_of = [padding_group](std::int64_t g) {
+    return static_cast<Index>(g - (g > padding_group));
   };
-  parallel_ranges(
-      static_cast<std::int64_t>(n), positions_per_thread,
-      [&](std::int64_t begin, std::int64_t end) {
-        for (auto k = first_row_at(begin), last_k = first_row_at(end); k < last_k; ++k) {
-          const std::size_t g = group_of_row[static_cast<std::size_t>(k)];
-          const Index first = groups.starts[g], last = groups.starts[g + 1];
-          const T scale = options.scale_grad_by_freq ? T(1) / static_cast<T>(last - first) : T(1);
-          auto out = grad.values.row(k);
-          out.setZero();
-          for (Index p = first; p < last; ++p) {
-            const auto u = static_cast<std::size_t>(p);
-            if (u + coalesce_prefetch_distance < n) {
-              prefetch_position(groups.order[u + coalesce_prefetch_distance]);
-            }
-            add_row(out, groups.order[u], scale);
-          }
-        }
-      });
+  auto scale_of = [&](std::int64_t g) {
+    const auto u = static_cast<std::size_t>(g);
+    return options.scale_grad_by_freq
+               ? T(1) / static_cast<T>(groups.starts[u + 1] - groups.starts[u])
+               : T(1);
+  };
+  grad.values = allocate_table<T>(static_cast<Index>(grad.rows.size()), dim);
+  constexpr std::size_t ahead = coalesce_prefetch_distance;
+  if (input_order) {
+    grad.values.setZero();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + ahead < n && groups.group[i + ahead] != padding_group) {
+        prefetch_row(grad.values, row_of(groups.group[i + ahead]), true);
+      }
+      const std::int64_t g = groups.group[i];
+      if (g == padding_group) continue;
+      auto out = grad.values.row(row_of(g));
+      add_row(out, static_cast<Index>(i), scale_of(g));
+    }
+    return grad;
+  }
+  auto first_group_at = [&](std::int64_t position) {
+    return std::lower_bound(groups.starts.begin(), groups.starts.begin() + num_groups, position) -
+           groups.starts.begin();
+  };
+  parallel_ranges(static_cast<std::int64_t>(n), positions_per_thread,
+                  [&](std::int64_t begin, std::int64_t end) {
+                    for (auto g = first_group_at(begin), last = first_group_at(end); g < last;
+                         ++g) {
+                      if (g == padding_group) continue;
+                      const auto u = static_cast<std::size_t>(g);
+                      const T scale = scale_of(g);
+                      // Zeroed just before its sum, while it is in cache.
+                      auto out = grad.values.row(row_of(g));
+                      out.setZero();
+                      for (auto p = static_cast<std::size_t>(groups.starts[u]);
+                           p < static_cast<std::size_t>(groups.starts[u + 1]); ++p) {
+                        if (p + ahead < n) {
+                          prefetch_position(static_cast<Index>(groups.order[p + ahead]));
+                        }
+                        add_row(out, static_cast<Index>(groups.order[p]), scale);
+                      }
+                    }
+                  });
   return grad;
 }
 
