@@ -95,9 +95,11 @@ TEMPLATE_TEST_CASE(
   // bytes than streamed_gradient_bytes, in input order. Every way adds the positions of a row in
   // input order, as the naive loop does, so all results are equal bit for bit.
   using T = TestType;
-  const auto [rows, n] = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
-                                  std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
-                                  std::pair<Index, std::size_t>{250'000, 30'000});  // radix
+  const auto size = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
+                             std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
+                             std::pair<Index, std::size_t>{250'000, 30'000});  // radix
+  const Index rows = size.first;  // not a structured binding: lambdas below capture it
+  const std::size_t n = size.second;
   const Index dim = 40;
   CAPTURE(rows, n);
   if (n > 1'000) CHECK(n * dim * sizeof(T) > emb::detail::streamed_gradient_bytes);
