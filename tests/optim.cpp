@@ -491,6 +491,63 @@ TEMPLATE_TEST_CASE("an optimizer steps a dense Matrix exactly as the same table"
   CHECK(on_matrix.steps() == 3);
 }
 
+TEMPLATE_TEST_CASE("an element-wise step on a wide table equals steps on each of its columns",
+                   "[optim][dense][lazy]", float, double) {
+  // Rows are updated in blocks of 16 columns (detail::for_columns, vectorized) and the columns
+  // left over one by one; the golden cases above are narrower than a block. Column by column,
+  // every element goes through the one-by-one loop: the wide table must match bit for bit.
+  using T = TestType;
+  const Index num = 6, dim = 37;  // two blocks and 5 more
+  const Matrix<T> start = random_matrix<T>(num, dim, 3);
+  std::vector<Gradient<T>> grads;
+  for (std::uint64_t s = 0; s < 3; ++s) {
+    grads.push_back(gradient<T>(num, {0, 2, 3, 5}, random_matrix<T>(4, dim, 10 + s)));
+  }
+  auto column_of = [&](const Gradient<T>& g, Index c) {
+    return gradient<T>(num, g.rows, Matrix<T>(g.values.col(c)));
+  };
+  auto check = [&](auto make, const char* what) {
+    CAPTURE(what);
+    Matrix<T> wide = start;
+    auto opt = make(wide);
+    for (const auto& g : grads) opt.step(g);
+    for (Index c = 0; c < dim; ++c) {
+      Matrix<T> narrow = start.col(c);
+      auto one = make(narrow);
+      for (const auto& g : grads) one.step(column_of(g, c));
+      if (narrow != wide.col(c)) FAIL("column " << c);
+    }
+  };
+  for (const bool lazy : {false, true}) {
+    CAPTURE(lazy);
+    check([&](Matrix<T>& w) { return optim::SGD<T>(w, {.lr = 0.1, .lazy = lazy}); }, "SGD");
+    check(
+        [&](Matrix<T>& w) {
+          return optim::SGD<T>(
+              w,
+              {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01, .lazy = lazy});
+        },
+        "SGD, momentum and weight decay");
+    check(
+        [&](Matrix<T>& w) {
+          return optim::SGD<T>(w, {.lr = 0.1, .momentum = 0.9, .nesterov = true, .lazy = lazy});
+        },
+        "SGD, Nesterov");
+    check(
+        [&](Matrix<T>& w) {
+          return optim::Adam<T>(w,
+                                {.lr = 0.01, .weight_decay = 0.1, .amsgrad = true, .lazy = lazy});
+        },
+        "Adam, amsgrad and weight decay");
+    check([&](Matrix<T>& w) { return optim::AdamW<T>(w, {.lr = 0.01, .lazy = lazy}); }, "AdamW");
+    check(
+        [&](Matrix<T>& w) {
+          return optim::Adagrad<T>(w, {.lr = 0.1, .weight_decay = 0.1, .lazy = lazy});
+        },
+        "Adagrad");
+  }
+}
+
 TEMPLATE_TEST_CASE("an optimizer steps a bias vector as an (n, 1) table", "[optim][dense]", float,
                    double) {
   using T = TestType;

@@ -54,20 +54,20 @@ struct AdamStep {
   template <bool with_l2, bool with_amsgrad>
   void dense_row(std::bool_constant<with_l2>, std::bool_constant<with_amsgrad>, T* w, const T* grad,
                  T* m, T* v, T* vmax, Index dim) const {
-    for (Index j = 0; j < dim; ++j) {
+    for_columns(dim, [&](Index j) {
       T g = sign * grad[j];
       if constexpr (with_l2) g = g + l2 * w[j];
       w[j] = w[j] * decay;
       m[j] = m[j] * beta1 + one_minus_beta1 * g;
       v[j] = v[j] * beta2 + one_minus_beta2 * g * g;
       if constexpr (with_amsgrad) vmax[j] = std::max(vmax[j], v[j]);
-    }
+    });
     // The square roots in a second pass, vectorized (see for_sqrt_chunks); then the same
     // operations in the same order as addcdiv_.
     for_sqrt_chunks(with_amsgrad ? vmax : v, dim, [&](Index at, const T* root, Index n) {
-      for (Index j = 0; j < n; ++j) {
+      for_columns(n, [&](Index j) {
         w[at + j] = w[at + j] + neg_step_size * m[at + j] / (root[j] / bias2_sqrt + eps);
-      }
+      });
     });
   }
 
@@ -76,7 +76,7 @@ struct AdamStep {
   template <bool with_l2, bool with_amsgrad>
   void sparse_row(std::bool_constant<with_l2>, std::bool_constant<with_amsgrad>, T* w,
                   const T* grad, T* m, T* v, T* vmax, Index dim) const {
-    for (Index j = 0; j < dim; ++j) {
+    for_columns(dim, [&](Index j) {
       T g = sign * grad[j];
       if constexpr (with_l2) g = g + l2 * w[j];
       w[j] = w[j] * decay;
@@ -86,11 +86,11 @@ struct AdamStep {
       m[j] = m_old + (g - m_old) * one_minus_beta1;
       v[j] = v_old + (g * g - v_old) * one_minus_beta2;
       if constexpr (with_amsgrad) vmax[j] = std::max(vmax[j], v[j]);
-    }
+    });
     for_sqrt_chunks(with_amsgrad ? vmax : v, dim, [&](Index at, const T* root, Index n) {
-      for (Index j = 0; j < n; ++j) {
+      for_columns(n, [&](Index j) {
         w[at + j] = w[at + j] + neg_sparse_step * (m[at + j] / (root[j] + eps));
-      }
+      });
     });
   }
 };

@@ -75,14 +75,14 @@ class Adagrad : public Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
         auto decayed_grad = [&](Index j) {
           return detail::decayed_grad<with_decay()>(sign, g[j], wd, w[j]);
         };
-        for (Index j = 0; j < dim; ++j) {
+        detail::for_columns(dim, [&](Index j) {
           const T d = decayed_grad(j);
           s[j] = s[j] + d * d;
-        }
+        });
         // The square roots in a second pass, vectorized (see detail::for_sqrt_chunks). The first
         // pass leaves w alone, so the gradient recomputed here is the same.
         detail::for_sqrt_chunks(s, dim, [&](Index at, const T* root, Index n) {
-          for (Index j = 0; j < n; ++j) {
+          detail::for_columns(n, [&](Index j) {
             const T d = decayed_grad(at + j);
             const T std = root[j] + eps;
             // PyTorch's two paths round differently: addcdiv_ (dense), add_ of g / std (sparse).
@@ -92,7 +92,7 @@ class Adagrad : public Optimizer<Adagrad<T>, T, AdagradOptions, 1> {
             } else {
               wj = wj + neg_clr * d / std;
             }
-          }
+          });
         });
       });
     });

@@ -88,7 +88,7 @@ class RowWiseAdagrad : public Optimizer<RowWiseAdagrad<T>, T, RowWiseAdagradOpti
       h = h + sum_squares / dim_t;
       const T k = lr / (std::sqrt(h) + eps);
       const T c = l2 ? T(1) - k * wd : decoupled_correction;
-      for (Index j = 0; j < dim; ++j) w[j] = c * w[j] - k * (sign * grad_row[j]);
+      detail::for_columns(dim, [&](Index j) { w[j] = c * w[j] - k * (sign * grad_row[j]); });
     });
   }
 

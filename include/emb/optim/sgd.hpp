@@ -1,10 +1,11 @@
 #pragma once
 // emb::optim::SGD: stochastic gradient descent with momentum, PyTorch's torch.optim.SGD.
 
-#include <array>    // std::array
-#include <cstddef>  // std::size_t
-#include <tuple>    // std::tie
-#include <utility>  // std::pair
+#include <array>        // std::array
+#include <cstddef>      // std::size_t
+#include <tuple>        // std::tie
+#include <type_traits>  // std::true_type, std::false_type
+#include <utility>      // std::pair
 
 #include "emb/detail/optimizer.hpp"
 #include "emb/gradient.hpp"
@@ -78,24 +79,36 @@ class SGD : public Optimizer<SGD<T>, T, SGDOptions, 1> {
           return detail::decayed_grad<with_decay()>(sign, g[j], wd, w[j]);
         };
         if constexpr (!with_momentum) {
-          for (Index j = 0; j < dim; ++j) w[j] = w[j] + neg_lr * decayed_grad(j);
+          detail::for_columns(dim, [&](Index j) { w[j] = w[j] + neg_lr * decayed_grad(j); });
         } else {
           T* buf = this->state_row(buffer, row);
-          auto update_buffer = [&](Index j) {
-            const T d = decayed_grad(j);
-            buf[j] = first ? d : buf[j] * momentum + keep * d;
-            return d;
+          // The first step sets the buffer, later ones blend into it: two loops, no select.
+          auto momentum_step = [&](auto first_step) {
+            auto update_buffer = [&](Index j) {
+              const T d = decayed_grad(j);
+              if constexpr (first_step()) {
+                buf[j] = d;
+              } else {
+                buf[j] = buf[j] * momentum + keep * d;
+              }
+              return d;
+            };
+            if (o.nesterov) {
+              detail::for_columns(dim, [&](Index j) {
+                const T d = update_buffer(j);
+                w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
+              });
+            } else {
+              detail::for_columns(dim, [&](Index j) {
+                update_buffer(j);
+                w[j] = w[j] + neg_lr * buf[j];
+              });
+            }
           };
-          if (o.nesterov) {
-            for (Index j = 0; j < dim; ++j) {
-              const T d = update_buffer(j);
-              w[j] = w[j] + neg_lr * (d + momentum * buf[j]);
-            }
+          if (first) {
+            momentum_step(std::true_type{});
           } else {
-            for (Index j = 0; j < dim; ++j) {
-              update_buffer(j);
-              w[j] = w[j] + neg_lr * buf[j];
-            }
+            momentum_step(std::false_type{});
           }
         }
       });
