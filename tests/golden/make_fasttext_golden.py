@@ -143,8 +143,13 @@ def record_queries(out, wv, words):
     if eos is not None:
         wv.vectors[eos] = wv.vectors_vocab[eos]
         wv.fill_norms(force=True)
-    known = [w for w in words if w in wv.key_to_index and w != "</s>"]
-    unknown = [w for w in words if w not in wv.key_to_index]
+    # A word whose vector is all zeros (its n-gram rows can be, in fastText's own model) has no
+    # cosine with anything: gensim answers nan, in an arbitrary order. Not asked about.
+    def usable(w):
+        return bool(np.any(wv[w]))
+
+    known = [w for w in words if w in wv.key_to_index and w != "</s>" and usable(w)]
+    unknown = [w for w in words if w not in wv.key_to_index and usable(w)]
 
     def answers(pairs):
         return " ".join(f"{hexword(w)} {float(s)!r}" for w, s in pairs)
