@@ -27,6 +27,7 @@ inline void sort_keys(std::vector<std::uint64_t>& keys, int low, int high) {
   const int passes = (high - low + 10) / 11;
   const int digit = (high - low + passes - 1) / passes;
   const std::size_t buckets = std::size_t{1} << digit;
+  const std::uint64_t mask = buckets - 1;
   const std::int64_t parts = std::clamp<std::int64_t>(n / 16384, 1, max_threads());
   std::vector<std::size_t> count(static_cast<std::size_t>(parts) * buckets);
   std::vector<std::uint64_t> sorted(keys.size());
@@ -34,7 +35,6 @@ inline void sort_keys(std::vector<std::uint64_t>& keys, int low, int high) {
     return std::pair{n * part / parts, n * (part + 1) / parts};
   };
   for (int shift = low; shift < high; shift += digit) {
-    const std::uint64_t mask = buckets - 1;
     std::fill(count.begin(), count.end(), 0);
     parallel_for(0, parts, 1, [&](std::int64_t part) {
       auto* c = count.data() + static_cast<std::size_t>(part) * buckets;
