@@ -158,13 +158,14 @@ class Embedding : public detail::TableCore<T> {
     detail::check_indices(backward_name, indices, this->num_embeddings());
     if (this->frozen()) return this->empty_gradient();
     return indices.visit([&](auto span) {
-      return detail::coalesce<T>(
+      return detail::coalesce_groups<T>(
           span.data(), span.size(), this->num_embeddings(), this->embedding_dim(),
           this->table_options(),
           [&](auto& out, Index position, T scale) {
             out += scale * grad.row(position);  // exact for 1
           },
-          [&](Index position) { detail::prefetch_row(grad, position); });
+          [&](auto out, const std::int64_t* positions, std::size_t count, std::size_t visible,
+              T scale) { detail::sum_rows(out.data(), grad, positions, count, visible, scale); });
     });
   }
 

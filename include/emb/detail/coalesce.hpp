@@ -2,10 +2,11 @@
 // The backward step: per-position gradients summed into one row-sparse Gradient, duplicates in
 // input order (detail/sort.hpp groups the positions).
 
-#include <algorithm>  // std::max, std::ranges::lower_bound
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::int64_t
-#include <vector>     // std::vector
+#include <algorithm>    // std::max, std::ranges::lower_bound
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t
+#include <type_traits>  // std::integral_constant
+#include <vector>       // std::vector
 
 #include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
@@ -25,21 +26,70 @@ inline constexpr std::size_t coalesce_prefetch_distance = 8;
 // every row: they would not stay in cache, and memory serves them fastest in the order they lie.
 inline constexpr std::size_t streamed_gradient_bytes = std::size_t{4} << 20;
 
+// Sets out[0, dim) to the sum of scale * rows[positions[k]] for k in [0, count), added in that
+// order starting from zero: one group of backward's walk by rows. The sums stay in registers, a
+// few vectors of columns at a time, instead of making a round trip through `out` for every
+// position (a store and a reload per position and vector, which on a small table (W3 of
+// docs/PERFORMANCE.md) took a third of backward). Each element still gets the same additions in
+// the same order, so the result is bit for bit that of `out.setZero(); out += scale * row` per
+// position. The rows of positions[k + coalesce_prefetch_distance] are prefetched while the
+// first columns are summed; positions[0, visible) may be read (visible >= count).
+template <class T>
+void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_t* positions,
+              std::size_t count, std::size_t visible, T scale) {
+  constexpr std::size_t ahead = coalesce_prefetch_distance;
+  const Index dim = rows.cols();
+  auto row = [&](std::size_t k, Index column) {
+    return rows.data() + positions[k] * rows.outerStride() + column;
+  };
+  // Sums columns [column, column + width) of every position, `width` fixed: four vectors' worth,
+  // then one (a build for AVX-512 keeps 64 floats in four registers, one for SSE2 16 in four).
+  auto sum_fixed = [&]<Index width>(Index column, std::integral_constant<Index, width>) {
+    using Columns = Eigen::Array<T, width, 1>;
+    Columns sum = Columns::Zero();
+    for (std::size_t k = 0; k < count; ++k) {
+      if (column == 0 && k + ahead < visible) prefetch_row(rows, positions[k + ahead]);
+      sum = sum + scale * Eigen::Map<const Columns>(row(k, column));
+    }
+    Eigen::Map<Columns>(out + column) = sum;
+  };
+  constexpr Index vector =
+      EIGEN_MAX_STATIC_ALIGN_BYTES / sizeof(T) > 0 ? EIGEN_MAX_STATIC_ALIGN_BYTES / sizeof(T) : 1;
+  Index column = 0;
+  for (; column + 4 * vector <= dim; column += 4 * vector) {
+    sum_fixed(column, std::integral_constant<Index, 4 * vector>{});
+  }
+  for (; column + vector <= dim; column += vector) {
+    sum_fixed(column, std::integral_constant<Index, vector>{});
+  }
+  if (column == dim) return;
+  // The last columns, fewer than a vector: summed in `out` itself.
+  using Tail = Eigen::Array<T, Eigen::Dynamic, 1>;
+  Eigen::Map<Tail> tail(out + column, dim - column);
+  tail.setZero();
+  for (std::size_t k = 0; k < count; ++k) {
+    if (column == 0 && k + ahead < visible) prefetch_row(rows, positions[k + ahead]);
+    tail = tail + scale * Eigen::Map<const Tail>(row(k, column), dim - column);
+  }
+}
+
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
 // must add scale * (the gradient flowing into weight[indices[i]]) to `out`. Positions of one row
 // are added in input order, starting from zero; the padding row is skipped; with
 // scale_grad_by_freq the scale is 1 / (occurrences of the row in the whole call), as PyTorch.
 // Rows are split across threads in contiguous ranges, each row summed by one thread: the result
-// never depends on thread count. Threads walk the positions of their rows, row by row, and
-// prefetch_position(i), called a few positions ahead of add_row, should prefetch what
-// add_row(.., i, ..) will read. One thread summing large gradients reads the positions in input
-// order instead, each added into its row (the rows being summed are far fewer bytes than the
-// gradients read, and stay in cache): on W1 and W2 of docs/PERFORMANCE.md a quarter less time
-// than jumping to a random gradient row for every position.
-template <class T, class I, class AddRow, class PrefetchPosition>
-Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
-                     const TableOptions& options, AddRow&& add_row,
-                     PrefetchPosition&& prefetch_position) {
+// never depends on thread count. Threads walk the positions of their rows, row by row:
+// sum_group(out, positions, count, visible, scale) must set `out` to the sum of
+// add_row(.., positions[k], scale) over k in [0, count) (sum_rows above, for gradients that are
+// rows of one matrix), and may prefetch for positions[count, visible); coalesce below adds each
+// position with add_row instead. One thread summing large gradients
+// reads the positions in input order instead, each added into its row with add_row (the rows
+// being summed are far fewer bytes than the gradients read, and stay in cache): on W1 and W2 of
+// docs/PERFORMANCE.md a quarter less time than jumping to a random gradient row for every
+// position.
+template <class T, class I, class AddRow, class SumGroup>
+Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embeddings, Index dim,
+                            const TableOptions& options, AddRow&& add_row, SumGroup&& sum_group) {
   // Threads split the positions evenly, each summing the groups whose positions start in its
   // share: Zipf-distributed ids make a few rows far heavier than the rest, so splitting rows
   // evenly would leave one thread with most of the work. At least 128 KiB of gradient per thread.
@@ -95,20 +145,34 @@ Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Inde
                          ++g) {
                       if (g == padding_group) continue;
                       const auto u = static_cast<std::size_t>(g);
-                      const T scale = scale_of(g);
-                      // Zeroed just before its sum, while it is in cache.
-                      auto out = grad.values.row(row_of(g));
-                      out.setZero();
-                      for (auto p = static_cast<std::size_t>(groups.starts[u]);
-                           p < static_cast<std::size_t>(groups.starts[u + 1]); ++p) {
-                        if (p + ahead < n) {
-                          prefetch_position(static_cast<Index>(groups.order[p + ahead]));
-                        }
-                        add_row(out, static_cast<Index>(groups.order[p]), scale);
-                      }
+                      const auto first = static_cast<std::size_t>(groups.starts[u]);
+                      const auto count = static_cast<std::size_t>(groups.starts[u + 1]) - first;
+                      sum_group(grad.values.row(row_of(g)), groups.order.data() + first, count,
+                                std::min(count + ahead, n - first), scale_of(g));
                     }
                   });
   return grad;
+}
+
+// coalesce_groups for gradients that come one position at a time: each group is summed with
+// add_row, calling prefetch_position(i) a few positions ahead, which should prefetch what
+// add_row(.., i, ..) will read.
+template <class T, class I, class AddRow, class PrefetchPosition>
+Gradient<T> coalesce(const I* indices, std::size_t n, Index num_embeddings, Index dim,
+                     const TableOptions& options, AddRow&& add_row,
+                     PrefetchPosition&& prefetch_position) {
+  return coalesce_groups<T>(indices, n, num_embeddings, dim, options, add_row,
+                            [&](auto out, const std::int64_t* positions, std::size_t count,
+                                std::size_t visible, T scale) {
+                              constexpr std::size_t ahead = coalesce_prefetch_distance;
+                              out.setZero();
+                              for (std::size_t k = 0; k < count; ++k) {
+                                if (k + ahead < visible) {
+                                  prefetch_position(static_cast<Index>(positions[k + ahead]));
+                                }
+                                add_row(out, static_cast<Index>(positions[k]), scale);
+                              }
+                            });
 }
 
 }  // namespace emb::detail
