@@ -28,12 +28,12 @@ inline constexpr std::size_t streamed_gradient_bytes = std::size_t{4} << 20;
 
 // Sets out[0, dim) to the sum of scale * rows[positions[k]] for k in [0, count), added in that
 // order starting from zero: one group of backward's walk by rows. The sums stay in registers, a
-// few vectors of columns at a time, instead of making a round trip through `out` for every
-// position (a store and a reload per position and vector, which on a small table (W3 of
-// docs/PERFORMANCE.md) took a third of backward). Each element still gets the same additions in
-// the same order, so the result is bit for bit that of `out.setZero(); out += scale * row` per
-// position. The rows of positions[k + coalesce_prefetch_distance] are prefetched while the
-// first columns are summed; positions[0, visible) may be read (visible >= count).
+// few vectors of columns at a time, instead of going through `out` for every position: a store
+// and a reload per position and vector, which made W3's backward (docs/PERFORMANCE.md) a third
+// slower. Each element still gets the same additions in the same order, so the result is bit
+// for bit that of `out.setZero(); out += scale * row` per position. The rows of
+// positions[k + coalesce_prefetch_distance] are prefetched while the first columns are summed;
+// positions[0, visible) may be read (visible >= count).
 template <class T>
 void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_t* positions,
               std::size_t count, std::size_t visible, T scale) {
@@ -42,8 +42,8 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
   auto row = [&](std::size_t k, Index column) {
     return rows.data() + positions[k] * rows.outerStride() + column;
   };
-  // Sums columns [column, column + width) of every position, `width` fixed: four vectors' worth,
-  // then one (a build for AVX-512 keeps 64 floats in four registers, one for SSE2 16 in four).
+  // Sums columns [column, column + width) of every position, `width` fixed: four vectors' worth
+  // (64 floats in four registers in a build for AVX-512, 16 for SSE2), then one.
   auto sum_fixed = [&]<Index width>(Index column, std::integral_constant<Index, width>) {
     using Columns = Eigen::Array<T, width, 1>;
     Columns sum = Columns::Zero();
@@ -78,15 +78,14 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
 // are added in input order, starting from zero; the padding row is skipped; with
 // scale_grad_by_freq the scale is 1 / (occurrences of the row in the whole call), as PyTorch.
 // Rows are split across threads in contiguous ranges, each row summed by one thread: the result
-// never depends on thread count. Threads walk the positions of their rows, row by row:
-// sum_group(out, positions, count, visible, scale) must set `out` to the sum of
-// add_row(.., positions[k], scale) over k in [0, count) (sum_rows above, for gradients that are
-// rows of one matrix), and may prefetch for positions[count, visible); coalesce below adds each
-// position with add_row instead. One thread summing large gradients
-// reads the positions in input order instead, each added into its row with add_row (the rows
-// being summed are far fewer bytes than the gradients read, and stay in cache): on W1 and W2 of
-// docs/PERFORMANCE.md a quarter less time than jumping to a random gradient row for every
-// position.
+// never depends on thread count. Threads walk the positions of their rows, row by row, each row
+// summed by sum_group(out, positions, count, visible, scale), which must set `out` to the sum of
+// add_row(.., positions[k], scale) over k in [0, count) and may prefetch for positions[count,
+// visible) (sum_rows above, for gradients that are rows of one matrix; coalesce below, one
+// add_row per position). One thread summing large gradients reads the positions in input order
+// instead, each added into its row with add_row (the rows being summed are far fewer bytes than
+// the gradients read, and stay in cache): on W1 and W2 of docs/PERFORMANCE.md a quarter less time
+// than jumping to a random gradient row for every position.
 template <class T, class I, class AddRow, class SumGroup>
 Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embeddings, Index dim,
                             const TableOptions& options, AddRow&& add_row, SumGroup&& sum_group) {
