@@ -1,5 +1,6 @@
 // Embedding<T>: construction, forward, backward, max_norm, errors; checked against PyTorch.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -284,6 +286,54 @@ TEMPLATE_TEST_CASE("backward sums duplicate indices in input order and skips pad
   CHECK(g.values.row(1) == row4);
   CHECK(g.values.row(0) == grad_out.row(3));
   CHECK(g.values.row(2) == grad_out.row(6));
+}
+
+TEST_CASE("backward's grouping lists the rows that occur, each with its positions in input order",
+          "[embedding][backward]") {
+  // detail::group_positions sorts by counting when the table has at most counting_sort_ratio
+  // rows per position, else with std::sort (few positions) or a radix sort (many). Every way
+  // must give what a stable sort of the positions by row gives.
+  const auto size = GENERATE(std::pair<std::int64_t, std::size_t>{1, 5},  // counting
+                             std::pair<std::int64_t, std::size_t>{63, 100},
+                             std::pair<std::int64_t, std::size_t>{64, 9},
+                             std::pair<std::int64_t, std::size_t>{65, 1'000},
+                             std::pair<std::int64_t, std::size_t>{3'001, 700},
+                             std::pair<std::int64_t, std::size_t>{100'000, 1'000},     // std::sort
+                             std::pair<std::int64_t, std::size_t>{1'000'003, 5'000});  // radix
+  const std::int64_t rows = size.first;
+  const std::size_t n = size.second;
+  CAPTURE(rows, n);
+  std::vector<std::int64_t> idx(n);
+  std::uint64_t state = 99;
+  for (auto& i : idx) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const auto r = static_cast<std::int64_t>((state >> 33) % static_cast<std::uint64_t>(rows));
+    i = r % 5 == 0 ? r % 7 : r;  // some rows are hot
+  }
+  idx.front() = rows - 1;  // the last row, and the first, occur
+  idx.back() = 0;
+  std::vector<std::int64_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return idx[static_cast<std::size_t>(a)] < idx[static_cast<std::size_t>(b)];
+  });
+  std::vector<std::int64_t> occurring, starts, group(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto row = idx[static_cast<std::size_t>(order[k])];
+    if (occurring.empty() || occurring.back() != row) {
+      occurring.push_back(row);
+      starts.push_back(static_cast<std::int64_t>(k));
+    }
+    group[static_cast<std::size_t>(order[k])] = static_cast<std::int64_t>(occurring.size()) - 1;
+  }
+  starts.push_back(static_cast<std::int64_t>(n));
+  for (const bool with_group : {false, true}) {
+    const auto g = emb::detail::group_positions(idx.data(), n, rows, with_group);
+    CHECK(g.rows == occurring);
+    CHECK(g.starts == starts);
+    CHECK(g.order == order);
+    CHECK(g.group == (with_group ? group : std::vector<std::int64_t>{}));
+  }
 }
 
 TEMPLATE_TEST_CASE("scale_grad_by_freq divides by the count in the call, padding included",

@@ -3,7 +3,7 @@
 // adjacent and in input order, so sums over them never depend on how work is split.
 
 #include <algorithm>  // std::sort, std::clamp, std::fill
-#include <bit>        // std::bit_width
+#include <bit>        // std::bit_width, std::countr_zero
 #include <cstdint>    // std::uint64_t, std::int64_t, std::uint32_t
 #include <limits>     // std::numeric_limits
 #include <utility>    // std::pair
@@ -102,24 +102,33 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
   if (n <= std::numeric_limits<std::uint32_t>::max() &&
       num_embeddings <= counting_sort_ratio * static_cast<std::int64_t>(n)) {
     // Few rows for this many positions (W1, W3 in docs/PERFORMANCE.md): a counting sort by row,
-    // one pass over the positions and one over the rows, stable so each group is in input order.
+    // stable so each group is in input order. The positions are counted by row; the rows that
+    // occur are found 64 at a time (a word of bits from their counts, then one step per bit
+    // set), not one by one: W3's grouping 15 -> 12 us, W1's 70 -> 51 (a branch-free step for
+    // every row of the table was over half the time). Then each position is placed.
     std::vector<std::uint32_t> number(static_cast<std::size_t>(num_embeddings), 0);
     for (std::size_t i = 0; i < n; ++i) ++number[static_cast<std::size_t>(indices[i])];
-    // Branch-free: whether a row occurs is a coin flip the branch predictor would keep missing.
-    const auto most = std::min<std::size_t>(n, number.size());
-    groups.rows.resize(most + 1);
-    groups.starts.resize(most + 1);
-    std::uint32_t found = 0, at = 0;
-    for (std::size_t r = 0; r < number.size(); ++r) {
-      const std::uint32_t count = number[r];
-      groups.rows[found] = static_cast<std::int64_t>(r);
-      groups.starts[found] = at;
-      number[r] = with_group ? found : at;  // the row's group, or where its positions go
-      at += count;
-      found += count != 0;
+    groups.rows.reserve(std::min<std::size_t>(n, number.size()));
+    groups.starts.reserve(std::min<std::size_t>(n, number.size()) + 1);
+    std::uint32_t at = 0;
+    for (std::size_t base = 0; base < number.size(); base += 64) {
+      const std::size_t width = std::min<std::size_t>(64, number.size() - base);
+      const std::uint32_t* counts = number.data() + base;
+      std::uint64_t occur = 0;
+      for (std::size_t b = 0; b < width; ++b) {
+        occur |= static_cast<std::uint64_t>(counts[b] != 0) << b;
+      }
+      for (; occur != 0; occur &= occur - 1) {
+        const std::size_t r = base + static_cast<std::size_t>(std::countr_zero(occur));
+        const std::uint32_t count = number[r];
+        number[r] = with_group ? static_cast<std::uint32_t>(groups.rows.size())
+                               : at;  // the row's group, or where its positions go
+        groups.rows.push_back(static_cast<std::int64_t>(r));
+        groups.starts.push_back(at);
+        at += count;
+      }
     }
-    groups.rows.resize(found);
-    groups.starts.resize(found);
+    const auto found = static_cast<std::uint32_t>(groups.rows.size());
     if (with_group) {
       std::vector<std::uint32_t> next(found);
       for (std::uint32_t g = 0; g < found; ++g) {
