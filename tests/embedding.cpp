@@ -303,13 +303,7 @@ TEST_CASE("backward's grouping lists the rows that occur, each with its position
   const std::int64_t rows = size.first;
   const std::size_t n = size.second;
   CAPTURE(rows, n);
-  std::vector<std::int64_t> idx(n);
-  std::uint64_t state = 99;
-  for (auto& i : idx) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    const auto r = static_cast<std::int64_t>((state >> 33) % static_cast<std::uint64_t>(rows));
-    i = r % 5 == 0 ? r % 7 : r;  // some rows are hot
-  }
+  auto idx = emb::test::skewed_ids<std::int64_t>(n, rows, 99);
   idx.front() = rows - 1;  // the last row, and the first, occur
   idx.back() = 0;
   std::vector<std::int64_t> order(n);

@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 #include <emb/embedding.hpp>
 #include <emb/text/word_vectors.hpp>
+
+#include "support/random.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -105,13 +107,7 @@ TEMPLATE_TEST_CASE(
   const Index dim = 43;
   CAPTURE(rows, n);
   if (n > 1'000) CHECK(n * dim * sizeof(T) > emb::detail::streamed_gradient_bytes);
-  std::vector<std::int32_t> idx(n);
-  std::uint64_t state = 12345;
-  for (auto& i : idx) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    const auto r = static_cast<std::int32_t>((state >> 33) % static_cast<std::uint64_t>(rows));
-    i = r % 7 == 0 ? r % 50 : r;  // some rows are hot
-  }
+  const auto idx = emb::test::skewed_ids<std::int32_t>(n, rows, 12345);
   Matrix<T> grad_out(static_cast<Index>(n), dim);
   emb::detail::fill_normal(grad_out.data(), grad_out.size(), 21);
   Matrix<T> naive = Matrix<T>::Zero(rows, dim);
