@@ -13,6 +13,7 @@
 #include <emb/text/word_vectors.hpp>
 
 #include "support/random.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -94,17 +95,17 @@ TEMPLATE_TEST_CASE(
   // Backward groups positions by row three ways, chosen by the sizes: a counting sort when the
   // table is small for the batch, std::sort for small batches, a radix sort for large ones. It
   // then sums them row by row, each thread its own rows (detail::sum_rows: in registers, four
-  // vectors of columns at a time, then one, then the last few columns; 43 has all three parts in
-  // every build), or, on one thread with more gradient bytes than streamed_gradient_bytes, in
-  // input order. Every way adds the positions of a row in input order, as the naive loop does,
-  // so all results are equal bit for bit.
+  // vectors of columns at a time, then one, then the last few columns; 87 columns have all three
+  // parts for float and double with SSE2, AVX2 or AVX-512), or, on one thread with more gradient
+  // bytes than streamed_gradient_bytes, in input order. Every way adds the positions of a row in
+  // input order, as the naive loop does, so all results are equal bit for bit.
   using T = TestType;
   const auto size = GENERATE(std::pair<Index, std::size_t>{3'000, 70'000},     // counting
                              std::pair<Index, std::size_t>{100'000, 1'000},    // std::sort
                              std::pair<Index, std::size_t>{250'000, 30'000});  // radix
   const Index rows = size.first;  // not a structured binding: lambdas below capture it
   const std::size_t n = size.second;
-  const Index dim = 43;
+  const Index dim = 87;
   CAPTURE(rows, n);
   if (n > 1'000) CHECK(n * dim * sizeof(T) > emb::detail::streamed_gradient_bytes);
   const auto idx = emb::test::skewed_ids<std::int32_t>(n, rows, 12345);

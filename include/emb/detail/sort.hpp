@@ -104,12 +104,14 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
     // Few rows for this many positions (W1, W3 in docs/PERFORMANCE.md): a counting sort by row,
     // stable so each group is in input order. The positions are counted by row; the rows that
     // occur are found 64 at a time (a word of bits from their counts, then one step per bit
-    // set), not one by one: W3's grouping 15 -> 12 us, W1's 70 -> 51 (a branch-free step for
-    // every row of the table was over half the time). Then each position is placed.
+    // set), not one by one: a branch-free step for every row of the table was over half the
+    // grouping's time (W3's backward 0.041 -> 0.035 ms, docs/PERFORMANCE.md). Then each position
+    // is placed.
     std::vector<std::uint32_t> number(static_cast<std::size_t>(num_embeddings), 0);
     for (std::size_t i = 0; i < n; ++i) ++number[static_cast<std::size_t>(indices[i])];
-    groups.rows.reserve(std::min<std::size_t>(n, number.size()));
-    groups.starts.reserve(std::min<std::size_t>(n, number.size()) + 1);
+    const auto most = std::min<std::size_t>(n, number.size());  // rows that can occur
+    groups.rows.reserve(most);
+    groups.starts.reserve(most + 1);
     std::uint32_t at = 0;
     for (std::size_t base = 0; base < number.size(); base += 64) {
       const std::size_t width = std::min<std::size_t>(64, number.size() - base);
