@@ -1,12 +1,15 @@
 // emb and LibTorch side by side, in one process, on the same data and threads.
 //
 //   build/bench/benchmarks/compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]
-//                                           [--ops forward,backward,train]
+//                                           [--ops forward,backward,train,phases]
 //
 // Each comparison alternates the two libraries for N repetitions (each repetition runs the
 // operation long enough to time reliably) and prints the medians and emb's speedup. A memcpy of
 // the bytes a gather moves is the roofline: forward's "of copy" column is memcpy time / forward
-// time, the fraction of the machine's copy bandwidth the gather achieves.
+// time, the fraction of the machine's copy bandwidth the gather achieves. `phases` (not run by
+// default) splits the lazy SGD training step into forward and backward + step, each timed inside
+// the training loop, where a phase runs slower than alone: the other phases have pushed its data
+// out of cache.
 
 #include <torch/torch.h>
 
@@ -41,6 +44,27 @@ double time_ms(const std::function<void()>& fn) {
     elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   } while (elapsed < 50);
   return elapsed / calls;
+}
+
+// Milliseconds per step spent in each of a step's phases (called in order), over enough steps to
+// last at least 50 ms (one warm-up step first).
+std::vector<double> phase_ms(const std::vector<std::function<void()>>& phases) {
+  for (const auto& phase : phases) phase();
+  std::vector<double> total(phases.size(), 0);
+  int steps = 0;
+  double elapsed = 0;
+  do {
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      const auto start = Clock::now();
+      phases[i]();
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      total[i] += ms;
+      elapsed += ms;
+    }
+    ++steps;
+  } while (elapsed < 50);
+  for (auto& t : total) t /= steps;
+  return total;
 }
 
 using emb::bench::median;
@@ -126,7 +150,7 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
                   auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
                 }));
   }
-  if (!wanted("train")) return;
+  if (!wanted("train") && !wanted("phases")) return;
 
   // Training steps: forward + backward + optimizer, each library on its own copy of the table.
   // LibTorch's sparse SGD step is what torch.optim.SGD does with a sparse gradient
@@ -158,13 +182,35 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
     sgd_table.forward(idx, out);
     lazy_sgd.step(sgd_table.backward(idx, grad_out));
   };
-  add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
-  add("train step: lazy Adam vs sparse SGD",
-      compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
-  add("train step: lazy Adam vs dense Adam",
-      compare([&] { emb_step(lazy_table, lazy_adam); }, torch_dense_adam));
-  add("train step: dense Adam vs dense Adam",
-      compare([&] { emb_step(dense_table, dense_adam); }, torch_dense_adam));
+  if (wanted("train")) {
+    add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
+    add("train step: lazy Adam vs sparse SGD",
+        compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
+    add("train step: lazy Adam vs dense Adam",
+        compare([&] { emb_step(lazy_table, lazy_adam); }, torch_dense_adam));
+    add("train step: dense Adam vs dense Adam",
+        compare([&] { emb_step(dense_table, dense_adam); }, torch_dense_adam));
+  }
+  if (!wanted("phases")) return;
+  // The same lazy SGD pair, phase by phase, alternating the libraries as compare() does.
+  emb::Gradient<float> grad;
+  const std::vector<std::function<void()>> emb_phases{
+      [&] { sgd_table.forward(idx, out); }, [&] { grad = sgd_table.backward(idx, grad_out); },
+      [&] { lazy_sgd.step(grad); }};
+  const std::vector<std::function<void()>> torch_phases{
+      [&] { at::index_select_out(tout, sgd_weight, 0, tidx); },
+      [&] { sgd_weight.add_(at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false), -lr); }};
+  std::vector<double> emb_forward, emb_rest, torch_forward, torch_rest;
+  for (int r = 0; r < reps; ++r) {
+    const auto e = phase_ms(emb_phases);
+    const auto t = phase_ms(torch_phases);
+    emb_forward.push_back(e[0]);
+    emb_rest.push_back(e[1] + e[2]);
+    torch_forward.push_back(t[0]);
+    torch_rest.push_back(t[1]);
+  }
+  add("lazy SGD step, in the loop: forward", {median(emb_forward), median(torch_forward)});
+  add("lazy SGD step, in the loop: backward + step", {median(emb_rest), median(torch_rest)});
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -193,7 +239,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3] "
-                   "[--ops forward,backward,train]\n");
+                   "[--ops forward,backward,train,phases]\n");
       return 2;
     }
   }
