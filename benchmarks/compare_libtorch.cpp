@@ -165,10 +165,24 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
     t.forward(idx, out);
     opt.step(t.backward(idx, grad_out));
   };
+  // The fair pair, the same math on both sides (a row-sparse gradient added to its rows), in
+  // phases that `--ops phases` times one by one.
   torch::Tensor sgd_weight = weight.clone();
+  emb::Gradient<float> grad;
+  const std::vector<std::function<void()>> emb_phases{
+      [&] { sgd_table.forward(idx, out); }, [&] { grad = sgd_table.backward(idx, grad_out); },
+      [&] {
+        lazy_sgd.step(grad);
+        grad = {};  // freed here, as a step on backward's result frees it
+      }};
+  const std::vector<std::function<void()>> torch_phases{
+      [&] { at::index_select_out(tout, sgd_weight, 0, tidx); },
+      [&] { sgd_weight.add_(at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false), -lr); }};
+  const auto emb_lazy_sgd = [&] {
+    for (const auto& phase : emb_phases) phase();
+  };
   const auto torch_sparse_sgd = [&] {
-    at::index_select_out(tout, sgd_weight, 0, tidx);
-    sgd_weight.add_(at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false), -lr);
+    for (const auto& phase : torch_phases) phase();
   };
   torch::Tensor adam_weight = weight.clone();
   torch::optim::Adam torch_adam({adam_weight}, torch::optim::AdamOptions(lr));
@@ -176,11 +190,6 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
     at::index_select_out(tout, adam_weight, 0, tidx);
     adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
     torch_adam.step();
-  };
-  // The fair pair: the same math on both sides (a row-sparse gradient added to its rows).
-  const auto emb_lazy_sgd = [&] {
-    sgd_table.forward(idx, out);
-    lazy_sgd.step(sgd_table.backward(idx, grad_out));
   };
   if (wanted("train")) {
     add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
@@ -192,14 +201,7 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
         compare([&] { emb_step(dense_table, dense_adam); }, torch_dense_adam));
   }
   if (!wanted("phases")) return;
-  // The same lazy SGD pair, phase by phase, alternating the libraries as compare() does.
-  emb::Gradient<float> grad;
-  const std::vector<std::function<void()>> emb_phases{
-      [&] { sgd_table.forward(idx, out); }, [&] { grad = sgd_table.backward(idx, grad_out); },
-      [&] { lazy_sgd.step(grad); }};
-  const std::vector<std::function<void()>> torch_phases{
-      [&] { at::index_select_out(tout, sgd_weight, 0, tidx); },
-      [&] { sgd_weight.add_(at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false), -lr); }};
+  // The lazy SGD pair phase by phase, the libraries alternating as in compare().
   std::vector<double> emb_forward, emb_rest, torch_forward, torch_rest;
   for (int r = 0; r < reps; ++r) {
     const auto e = phase_ms(emb_phases);
