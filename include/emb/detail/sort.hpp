@@ -63,33 +63,34 @@ inline void sort_keys(std::vector<std::uint64_t>& keys, int low, int high) {
 }
 
 // Positions 0..n-1 grouped by index: group g holds index rows[g] (increasing) and
-// starts[g + 1] - starts[g] positions, listed in input order in order[starts[g] ..
-// starts[g + 1]); group[i] is the group of position i, when asked for. Backward walks either the
-// groups (each thread its own) or, with one thread, the positions in input order.
+// starts[g + 1] - starts[g] positions. Backward walks either the groups (each thread its own),
+// which lists them in `order`, or, with one thread, the positions in input order, which looks up
+// each one's group in `group`: group_positions fills one of the two.
 struct Groups {
   std::vector<std::int64_t> rows;
   std::vector<std::int64_t> starts;  // rows.size() + 1 entries
-  std::vector<std::int64_t> order;   // n entries: positions sorted by (index, position)
-  std::vector<std::int64_t> group;   // n entries, or none
+  std::vector<std::int64_t> order;   // n entries, positions sorted by (index, position); or none
+  std::vector<std::int64_t> group;   // n entries, group[i] the group of position i; or none
 };
 
-// Up to this many table rows per position, grouping counts rows instead of sorting positions.
-inline constexpr std::int64_t counting_sort_ratio = 8;
+// Up to this many table rows per position, grouping marks the rows that occur in a bitmap
+// (rows / 64 words, which must stay few next to the positions); beyond, it sorts the positions.
+// Measured both ways from 4,096 to 65,536 Zipf positions (docs/PERFORMANCE.md): the bitmap
+// was faster up to about 120 rows per position, and 2.4 times slower at 250.
+inline constexpr std::int64_t bitmap_ratio = 64;
 
-// `indices` must already be validated to lie in [0, num_embeddings). `group` is filled when
-// with_group.
+// `indices` must already be validated to lie in [0, num_embeddings). Fills `group` when
+// with_group, else `order`.
 template <class I>
 Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddings,
                        bool with_group = false) {
   Groups groups;
-  groups.order.resize(n);
-  if (with_group) groups.group.resize(n);
+  (with_group ? groups.group : groups.order).resize(n);
   const auto pos_bits = static_cast<int>(std::bit_width(n));
   const auto row_bits =
       static_cast<int>(std::bit_width(static_cast<std::uint64_t>(num_embeddings)));
   // Position `position` comes i-th in grouped order, with index `row`.
   auto add = [&groups, with_group](std::size_t i, std::int64_t row, std::int64_t position) {
-    groups.order[i] = position;
     if (groups.rows.empty() || groups.rows.back() != row) {
       groups.rows.push_back(row);
       groups.starts.push_back(static_cast<std::int64_t>(i));
@@ -97,56 +98,65 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
     if (with_group) {
       groups.group[static_cast<std::size_t>(position)] =
           static_cast<std::int64_t>(groups.rows.size()) - 1;
+    } else {
+      groups.order[i] = position;
     }
   };
   if (n <= std::numeric_limits<std::uint32_t>::max() &&
-      num_embeddings <= counting_sort_ratio * static_cast<std::int64_t>(n)) {
-    // Few rows for this many positions (W1, W3 in docs/PERFORMANCE.md): a counting sort by row,
-    // stable so each group is in input order. The positions are counted by row; the rows that
-    // occur are found 64 at a time (a word of bits from their counts, then one step per bit
-    // set), not one by one: a branch-free step for every row of the table was over half the
-    // grouping's time (W3's backward 0.041 -> 0.035 ms, docs/PERFORMANCE.md). Then each position
-    // is placed.
-    std::vector<std::uint32_t> number(static_cast<std::size_t>(num_embeddings), 0);
-    for (std::size_t i = 0; i < n; ++i) ++number[static_cast<std::size_t>(indices[i])];
-    const auto most = std::min<std::size_t>(n, number.size());  // rows that can occur
-    groups.rows.reserve(most);
-    groups.starts.reserve(most + 1);
-    std::uint32_t at = 0;
-    for (std::size_t base = 0; base < number.size(); base += 64) {
-      const std::size_t width = std::min<std::size_t>(64, number.size() - base);
-      const std::uint32_t* counts = number.data() + base;
-      std::uint64_t occur = 0;
-      for (std::size_t b = 0; b < width; ++b) {
-        occur |= static_cast<std::uint64_t>(counts[b] != 0) << b;
-      }
-      for (; occur != 0; occur &= occur - 1) {
-        const std::size_t r = base + static_cast<std::size_t>(std::countr_zero(occur));
-        const std::uint32_t count = number[r];
-        number[r] = with_group ? static_cast<std::uint32_t>(groups.rows.size())
-                               : at;  // the row's group, or where its positions go
-        groups.rows.push_back(static_cast<std::int64_t>(r));
-        groups.starts.push_back(at);
-        at += count;
+      num_embeddings <= bitmap_ratio * static_cast<std::int64_t>(n)) {
+    // Not too many rows for this many positions (W1, W2, W3 in docs/PERFORMANCE.md): the rows
+    // that occur are marked in a bitmap and numbered in increasing order a word of it at a time
+    // (a step per row that occurs, not per row of the table); a position's group is then its
+    // row's number, the count of rows marked below it. Positions are placed by a counting sort
+    // on their groups, stable. Against a radix sort of (row, position) keys, W2's grouping took
+    // 0.43 -> 0.26 ms alone and 0.79 -> 0.45 ms in the training loop.
+    const auto words = static_cast<std::size_t>((num_embeddings + 63) / 64);
+    std::vector<std::uint64_t> occur(words, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<std::uint64_t>(indices[i]);
+      occur[r / 64] |= std::uint64_t{1} << (r % 64);
+    }
+    std::vector<std::uint32_t> before(words);  // rows marked in the words before
+    std::uint32_t found = 0;
+    for (std::size_t w = 0; w < words; ++w) {
+      before[w] = found;
+      found += static_cast<std::uint32_t>(std::popcount(occur[w]));
+    }
+    groups.rows.resize(found);
+    for (std::size_t w = 0; w < words; ++w) {
+      std::uint32_t g = before[w];
+      for (std::uint64_t bits = occur[w]; bits != 0; bits &= bits - 1) {
+        groups.rows[g++] = static_cast<std::int64_t>(w * 64) + std::countr_zero(bits);
       }
     }
-    const auto found = static_cast<std::uint32_t>(groups.rows.size());
-    if (with_group) {
-      std::vector<std::uint32_t> next(found);
-      for (std::uint32_t g = 0; g < found; ++g) {
-        next[g] = static_cast<std::uint32_t>(groups.starts[g]);
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t g = number[static_cast<std::size_t>(indices[i])];
+    // next[g + 1] counts group g's positions, then becomes where its next position goes.
+    std::vector<std::uint32_t> next(std::size_t{found} + 1, 0);
+    std::vector<std::uint32_t> group(with_group ? 0 : n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<std::uint64_t>(indices[i]);
+      const std::uint64_t below = occur[r / 64] & ((std::uint64_t{1} << (r % 64)) - 1);
+      const std::uint32_t g = before[r / 64] + static_cast<std::uint32_t>(std::popcount(below));
+      ++next[g + 1];
+      if (with_group) {
         groups.group[i] = g;
-        groups.order[next[g]++] = static_cast<std::int64_t>(i);
-      }
-    } else {
-      for (std::size_t i = 0; i < n; ++i) {
-        groups.order[number[static_cast<std::size_t>(indices[i])]++] = static_cast<std::int64_t>(i);
+      } else {
+        group[i] = g;
       }
     }
-  } else if (pos_bits + row_bits <= 64) {
+    groups.starts.resize(std::size_t{found} + 1);
+    for (std::uint32_t g = 0; g < found; ++g) {
+      next[g + 1] += next[g];
+      groups.starts[g] = next[g];
+    }
+    groups.starts.back() = static_cast<std::int64_t>(n);
+    if (!with_group) {
+      for (std::size_t i = 0; i < n; ++i) {
+        groups.order[next[group[i]]++] = static_cast<std::int64_t>(i);
+      }
+    }
+    return groups;
+  }
+  if (pos_bits + row_bits <= 64) {
     std::vector<std::uint64_t> keys(n);
     parallel_for(0, static_cast<std::int64_t>(n), 16384, [&](std::int64_t i) {
       const auto u = static_cast<std::size_t>(i);
