@@ -122,7 +122,9 @@ Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embedding
   grad.values = allocate_table<T>(static_cast<Index>(grad.rows.size()), dim);
   constexpr std::size_t ahead = coalesce_prefetch_distance;
   if (input_order) {
-    grad.values.setZero();
+    // A row's first position sets it (a group of one, summed from zero), the others add to it:
+    // no pass to zero the rows first.
+    std::vector<std::uint64_t> started((static_cast<std::size_t>(num_groups) + 63) / 64, 0);
     for (std::size_t i = 0; i < n; ++i) {
       if (i + ahead < n && groups.group[i + ahead] != padding_group) {
         prefetch_row(grad.values, row_of(groups.group[i + ahead]), true);
@@ -130,7 +132,15 @@ Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embedding
       const std::int64_t g = groups.group[i];
       if (g == padding_group) continue;
       auto out = grad.values.row(row_of(g));
-      add_row(out, static_cast<Index>(i), scale_of(g));
+      auto& word = started[static_cast<std::size_t>(g) / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (g % 64);
+      if (word & bit) {
+        add_row(out, static_cast<Index>(i), scale_of(g));
+      } else {
+        word |= bit;
+        const auto position = static_cast<std::int64_t>(i);
+        sum_group(out, &position, 1, 1, scale_of(g));
+      }
     }
     return grad;
   }
