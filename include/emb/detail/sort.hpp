@@ -73,10 +73,11 @@ struct Groups {
   std::vector<std::int64_t> group;   // n entries, group[i] the group of position i; or none
 };
 
-// Up to this many table rows per position, grouping marks the rows that occur in a bitmap
-// (rows / 64 words, which must stay few next to the positions); beyond, it sorts the positions.
-// Measured both ways from 4,096 to 65,536 Zipf positions (docs/PERFORMANCE.md): the bitmap
-// was faster up to about 120 rows per position, and 2.4 times slower at 250.
+// Up to this many table rows per position, grouping marks the rows that occur in a bitmap (two
+// arrays of rows / 64 words to clear and scan); beyond, it sorts the positions. Measured against
+// the radix sort with Zipf ids (docs/PERFORMANCE.md): as fast or faster up to 122 rows per
+// position, and at 244 faster with 65,536 positions but 1.5 times slower with 16,384; 64 stays
+// below the crossovers.
 inline constexpr std::int64_t bitmap_ratio = 64;
 
 // `indices` must already be validated to lie in [0, num_embeddings). Fills `group` when
@@ -108,8 +109,8 @@ Groups group_positions(const I* indices, std::size_t n, std::int64_t num_embeddi
     // that occur are marked in a bitmap and numbered in increasing order a word of it at a time
     // (a step per row that occurs, not per row of the table); a position's group is then its
     // row's number, the count of rows marked below it. Positions are placed by a counting sort
-    // on their groups, stable. Against a radix sort of (row, position) keys, W2's grouping took
-    // 0.43 -> 0.26 ms alone and 0.79 -> 0.45 ms in the training loop.
+    // on their groups, stable. Against a radix sort of (row, position) keys, W2's grouping for
+    // one thread took 0.46 -> 0.18 ms alone and 0.88-0.99 -> 0.31-0.33 ms in a training loop.
     const auto words = static_cast<std::size_t>((num_embeddings + 63) / 64);
     std::vector<std::uint64_t> occur(words, 0);
     for (std::size_t i = 0; i < n; ++i) {
