@@ -96,8 +96,8 @@ TEMPLATE_TEST_CASE(
     "[threads][embedding][backward]", float, double) {
   // Backward groups positions by row three ways, chosen by the sizes: a bitmap of the rows that
   // occur when the table has at most bitmap_ratio rows per position, else std::sort for small
-  // batches, a radix sort for large ones (the 4,000,000-row case above; here detail's grouping
-  // test shows each way's result equal to a stable sort). It then sums them row by row, each
+  // batches, a radix sort for large ones (the 4,000,000-row case above; tests/embedding.cpp
+  // checks each way against a stable sort). It then sums them row by row, each
   // thread its own rows (detail::sum_rows: in registers, four vectors of columns at a time, then
   // one, then the last few columns; 87 columns have all three parts for float and double with
   // SSE2, AVX2 or AVX-512), or, on one thread with more gradient bytes than
