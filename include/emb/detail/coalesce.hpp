@@ -83,9 +83,10 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
 // add_row(.., positions[k], scale) over k in [0, count) and may prefetch for positions[count,
 // visible) (sum_rows above, for gradients that are rows of one matrix; coalesce below, one
 // add_row per position). One thread summing large gradients reads the positions in input order
-// instead, each added into its row with add_row (the rows being summed are far fewer bytes than
-// the gradients read, and stay in cache): on W1 and W2 of docs/PERFORMANCE.md a quarter less time
-// than jumping to a random gradient row for every position.
+// instead, a row's first position setting it with sum_group (a group of one) and the others
+// added with add_row (the rows being summed are far fewer bytes than the gradients read, and stay
+// in cache): on W1 and W2 of docs/PERFORMANCE.md a quarter less time than jumping to a random
+// gradient row for every position.
 template <class T, class I, class AddRow, class SumGroup>
 Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embeddings, Index dim,
                             const TableOptions& options, AddRow&& add_row, SumGroup&& sum_group) {
@@ -122,8 +123,7 @@ Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embedding
   grad.values = allocate_table<T>(static_cast<Index>(grad.rows.size()), dim);
   constexpr std::size_t ahead = coalesce_prefetch_distance;
   if (input_order) {
-    // A row's first position sets it (a group of one, summed from zero), the others add to it:
-    // no pass to zero the rows first.
+    // No pass zeroing the rows first: `started` marks the groups whose first position is in.
     std::vector<std::uint64_t> started((static_cast<std::size_t>(num_groups) + 63) / 64, 0);
     for (std::size_t i = 0; i < n; ++i) {
       if (i + ahead < n && groups.group[i + ahead] != padding_group) {

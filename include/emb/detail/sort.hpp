@@ -3,7 +3,7 @@
 // adjacent and in input order, so sums over them never depend on how work is split.
 
 #include <algorithm>  // std::sort, std::clamp, std::fill
-#include <bit>        // std::bit_width, std::countr_zero
+#include <bit>        // std::bit_width, std::countr_zero, std::popcount
 #include <cstdint>    // std::uint64_t, std::int64_t, std::uint32_t
 #include <limits>     // std::numeric_limits
 #include <utility>    // std::pair
