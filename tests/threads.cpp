@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,21 +41,13 @@ auto with_threads(Fn&& fn) {
   return results;
 }
 
-std::vector<Index> skewed_indices(Index rows, std::size_t n) {
-  std::mt19937_64 rng(5);
-  std::geometric_distribution<Index> hot(0.01);  // many repeats of a few rows, a long tail
-  std::vector<Index> idx(n);
-  for (auto& i : idx) i = std::min<Index>(hot(rng) * 37 % rows, rows - 1);
-  return idx;
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 threads", "[threads]",
                    float, double) {
   using T = TestType;
   const Index rows = 20'000, dim = 16;
-  const auto idx = skewed_indices(rows, 50'000);
+  const auto idx = emb::test::skewed_ids<Index>(50'000, rows, 5);
   Matrix<T> grad_out(static_cast<Index>(idx.size()), dim);
   emb::detail::fill_normal(grad_out.data(), grad_out.size(), 9);
 
@@ -77,7 +68,7 @@ TEMPLATE_TEST_CASE("forward and backward give identical results on 1, 2 and 3 th
   // A table far larger than the batch: backward sorts the positions (a radix sort, split over
   // threads) instead of marking rows in a bitmap.
   const Index big_rows = 4'000'000;
-  auto spread = skewed_indices(big_rows, 50'000);
+  auto spread = emb::test::skewed_ids<Index>(50'000, big_rows, 5);
   for (auto& i : spread) i = i * 1'000'003 % big_rows;  // hot rows scattered over the table
   Matrix<T> spread_grad(static_cast<Index>(spread.size()), 2);
   emb::detail::fill_normal(spread_grad.data(), spread_grad.size(), 10);
