@@ -1,7 +1,13 @@
 // Embedding forward (gather) and backward (coalesce) over sweeps of rows, dim, batch and index
-// distribution. Bytes per second count the rows moved: N x D x sizeof(float) read and written.
+// distribution; their bytes per second count the rows moved, N x D x sizeof(float) read and
+// written. And backward's grouping of positions by row alone, in positions per second.
+
+#include <cstdint>  // std::int64_t
+#include <utility>  // std::pair
+#include <vector>   // std::vector
 
 #include <benchmark/benchmark.h>
+#include <emb/detail/sort.hpp>
 #include <emb/embedding.hpp>
 
 #include "workloads.hpp"
@@ -54,6 +60,41 @@ void backward(benchmark::State& state) {
   set_counters(state, n, dim);
 }
 
+// Backward's grouping alone (detail::group_positions). Args: rows, batch (Zipf ids), in_order
+// (1: each position's group, for one thread's walk in input order; 0: the grouped order, for the
+// walk by rows). Up to detail::bitmap_ratio rows per position it marks rows in a bitmap, beyond
+// it radix-sorts the positions (docs/PERFORMANCE.md).
+void grouping(benchmark::State& state) {
+  const Index rows = state.range(0), n = state.range(1);
+  const bool in_order = state.range(2) != 0;
+  const auto idx = emb::bench::make_indices(rows, n, Distribution::zipf);
+  for (auto _ : state) {
+    auto groups = emb::detail::group_positions(idx.data(), idx.size(), rows, in_order);
+    benchmark::DoNotOptimize(groups.rows.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * n);
+}
+
+// W1, W2, W3, then the sizes docs/PERFORMANCE.md measured the bitmap against the radix sort at.
+void grouping_sizes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows", "batch", "in_order"});
+  for (const std::int64_t in_order : {0, 1}) {
+    for (const auto& [rows, n] : std::vector<std::pair<Index, Index>>{{50'000, 16'384},
+                                                                      {1'000'000, 65'536},
+                                                                      {10'000, 4'096},
+                                                                      {250'000, 4'096},
+                                                                      {1'000'000, 16'384},
+                                                                      {4'000'000, 65'536},
+                                                                      {500'000, 4'096},
+                                                                      {2'000'000, 16'384},
+                                                                      {10'000'000, 65'536},
+                                                                      {4'000'000, 16'384},
+                                                                      {16'000'000, 65'536}}) {
+      b->Args({rows, n, in_order});
+    }
+  }
+}
+
 // The workloads W1 (NLP), W2 (recommendation), W3 (small), then sweeps of one knob.
 void workloads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "dim", "batch", "zipf"});
@@ -69,5 +110,6 @@ void workloads(benchmark::internal::Benchmark* b) {
 BENCHMARK(forward_into)->Apply(workloads)->UseRealTime();
 BENCHMARK(forward_alloc)->Apply(workloads)->UseRealTime();
 BENCHMARK(backward)->Apply(workloads)->UseRealTime();
+BENCHMARK(grouping)->Apply(grouping_sizes)->UseRealTime();
 
 }  // namespace

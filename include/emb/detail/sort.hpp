@@ -74,10 +74,9 @@ struct Groups {
 };
 
 // Up to this many table rows per position, grouping marks the rows that occur in a bitmap (two
-// arrays of rows / 64 words to clear and scan); beyond, it sorts the positions. Measured against
-// the radix sort with Zipf ids (docs/PERFORMANCE.md): as fast or faster up to 122 rows per
-// position, and at 244 faster with 65,536 positions but 1.5 times slower with 16,384; 64 stays
-// below the crossovers.
+// arrays of rows / 64 words to clear and scan); beyond, it sorts the positions. Against the radix
+// sort, Zipf ids (bench_embedding's grouping, docs/PERFORMANCE.md): faster up to 122 rows per
+// position, slower from 152; 64 leaves a margin.
 inline constexpr std::int64_t bitmap_ratio = 64;
 
 // `indices` must already be validated to lie in [0, num_embeddings). Fills `group` when
