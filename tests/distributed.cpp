@@ -22,6 +22,7 @@
 #include <emb/distributed.hpp>
 #include <emb/optim.hpp>
 
+#include "support/huge_pages.hpp"
 #include "support/random.hpp"
 
 using emb::BagMode;
@@ -522,4 +523,24 @@ TEST_CASE("sharded bag checkpoints load into a whole EmbeddingBag", "[distribute
                   std::runtime_error);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) fs::remove_all(dir);
+}
+
+TEST_CASE("each rank's shard is on huge pages, as a whole table is", "[distributed][huge_pages]") {
+  // 33 MiB a rank: over the 8 MiB from which tables are advised to use huge pages, and over the
+  // 32 MiB from which glibc's malloc maps every block afresh (smaller ones may reuse advised
+  // memory).
+  const Index rows = 8'448 * world_size(), dim = 1'024;
+  const auto advised = [](const emb::Embedding<float>& t) {
+    return emb::test::huge_page_advice(t.weight().data() + t.weight().size() / 2);
+  };
+  if (advised(emb::Embedding<float>(8'448, dim)) != true) {
+    WARN("no huge-page advice to be seen here (no /proc/self/smaps, or no transparent huge pages)");
+    return;
+  }
+  const ShardedEmbedding<float> drawn(MPI_COMM_WORLD, rows, dim, {.seed = 1});
+  CHECK(advised(drawn.local()) == true);
+  const Matrix<float> whole = Matrix<float>::Constant(rows, dim, 0.5f);
+  const auto pretrained = ShardedEmbedding<float>::from_pretrained(MPI_COMM_WORLD, whole);
+  CHECK(advised(pretrained.local()) == true);
+  CHECK(pretrained.local().weight() == whole.topRows(8'448));
 }

@@ -1,4 +1,5 @@
 // Embedding<T>: construction, forward, backward, max_norm, errors; checked against PyTorch.
+// Also: copies and loaded tables on huge pages.
 
 #include <algorithm>
 #include <array>
@@ -13,10 +14,14 @@
 
 #include <catch2/catch.hpp>
 #include <emb/embedding.hpp>
+#include <emb/io/npy.hpp>
+#include <emb/io/safetensors.hpp>
 
 #include "support/compare.hpp"
 #include "support/golden.hpp"
+#include "support/huge_pages.hpp"
 #include "support/random.hpp"
+#include "support/temp_dir.hpp"
 
 using emb::Embedding;
 using emb::Index;
@@ -447,4 +452,46 @@ TEMPLATE_TEST_CASE("bad indices and shapes throw and change nothing", "[embeddin
                       "emb::Embedding::backward: grad_output's last dimension is 4 but "
                       "embedding_dim is 3");
   CHECK(table.weight() == before);
+}
+
+TEST_CASE("copied, reloaded and loaded tables keep the huge-page advice of new ones",
+          "[embedding][huge_pages]") {
+  // 33 MiB: over the 8 MiB from which allocate_table advises huge pages, and over the 32 MiB
+  // from which glibc's malloc maps every block afresh (smaller ones may reuse advised memory).
+  const Embedding<float> table(8'448, 1'024, {.seed = 1});
+  const auto advised = [](const Embedding<float>& t) {
+    return emb::test::huge_page_advice(t.weight().data() + t.weight().size() / 2);
+  };
+  if (advised(table) != true) {
+    WARN("no huge-page advice to be seen here (no /proc/self/smaps, or no transparent huge pages)");
+    return;
+  }
+  const Embedding<float> copy = table;
+  CHECK(copy.weight() == table.weight());
+  CHECK(advised(copy) == true);
+
+  Embedding<float> assigned(2, 3);
+  assigned = table;
+  CHECK(assigned.weight() == table.weight());
+  CHECK(advised(assigned) == true);
+
+  std::stringstream checkpoint;
+  table.save(checkpoint);
+  Embedding<float> reloaded(8'448, 1'024);
+  reloaded.load(checkpoint);
+  CHECK(reloaded.weight() == table.weight());
+  CHECK(advised(reloaded) == true);
+
+  const emb::test::TempDir dir;
+  emb::io::save_npy<float>(dir / "table.npy", table.weight());
+  const auto from_npy =
+      Embedding<float>::from_pretrained(emb::io::load_npy<float>(dir / "table.npy"));
+  CHECK(from_npy.weight() == table.weight());
+  CHECK(advised(from_npy) == true);
+
+  emb::io::save_safetensors(dir / "table.safetensors", {{"weight", table.weight()}});
+  const auto from_safetensors = Embedding<float>::from_pretrained(
+      emb::io::load_safetensors<float>(dir / "table.safetensors", "weight"));
+  CHECK(from_safetensors.weight() == table.weight());
+  CHECK(advised(from_safetensors) == true);
 }

@@ -27,6 +27,7 @@
 
 #include "emb/detail/check.hpp"
 #include "emb/detail/checkpoint.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/mpi.hpp"
 #include "emb/detail/mpi_checkpoint.hpp"
 #include "emb/detail/mpi_shard.hpp"
@@ -325,14 +326,14 @@ class ShardedTable {
     const Index rows = num_local_rows();
     if (pretrained) {
       if (rows == 0) return Matrix<T>::Zero(1, dim_);
-      return pretrained->middleRows(row_begin(), rows).template cast<T>();
+      return copy_table<T>(pretrained->middleRows(row_begin(), rows));
     }
     std::uint64_t seed = options.seed ? *options.seed : seed_or_random(std::nullopt);
     if (!options.seed) {  // one table, as if one process had drawn it
       check(MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, comm_.get()), Table::kind, "MPI_Bcast");
     }
     if (rows == 0) return Matrix<T>::Zero(1, dim_);
-    Matrix<T> block(rows, dim_);
+    Matrix<T> block = allocate_table<T>(rows, dim_);
     fill_normal_range(block.data(), row_begin() * dim_, row_end() * dim_, seed);
     if (const auto p = local_padding()) block.row(*p).setZero();
     return block;

@@ -69,7 +69,9 @@ class Embedding : public detail::TableCore<T> {
     return Embedding(checked, detail::copy_table<T>(weight), freeze);
   }
 
-  // The same, taking over `weight` instead of copying it: for large pretrained tables.
+  // The same, taking over `weight` instead of copying it: for large pretrained tables. Its memory
+  // stays as it is: load_npy's and load_safetensors' results are on huge pages, as a new table's
+  // weight (detail/huge_pages.hpp); a matrix of your own is not, and its lookups may be slower.
   static Embedding from_pretrained(Matrix<T>&& weight, EmbeddingOptions options = {},
                                    bool freeze = true) {
     const auto checked = checked_options(weight.rows(), weight.cols(), options);

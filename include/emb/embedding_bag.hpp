@@ -108,7 +108,9 @@ class EmbeddingBag : public detail::TableCore<T> {
     return EmbeddingBag(checked, options, detail::copy_table<T>(weight), freeze);
   }
 
-  // The same, taking over `weight` instead of copying it: for large pretrained tables.
+  // The same, taking over `weight` instead of copying it: for large pretrained tables. Its memory
+  // stays as it is: load_npy's and load_safetensors' results are on huge pages, as a new table's
+  // weight (detail/huge_pages.hpp); a matrix of your own is not, and its lookups may be slower.
   static EmbeddingBag from_pretrained(Matrix<T>&& weight, EmbeddingBagOptions options = {},
                                       bool freeze = true) {
     const auto checked = checked_options(weight.rows(), weight.cols(), options);

@@ -27,6 +27,7 @@
 #include <type_traits>  // std::is_enum_v, std::underlying_type_t
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/types.hpp"
 
 namespace emb::detail {
@@ -201,7 +202,7 @@ class Reader {
       throw_runtime(where_, ": the checkpoint holds a (", got_rows, ", ", got_cols,
                     ") matrix where (", rows, ", ", cols, ") is needed");
     }
-    Matrix<T> m(rows, cols);
+    Matrix<T> m = allocate_table<T>(rows, cols);  // a table's weight, or an optimizer's state
     const auto count = static_cast<std::size_t>(m.size());
     const auto at = advance(count * sizeof(T));
     if constexpr (std::endian::native == std::endian::little) {

@@ -27,6 +27,7 @@
 #include "emb/detail/escape.hpp"
 #include "emb/detail/file.hpp"
 #include "emb/detail/half.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/mapped_file.hpp"
 #include "emb/detail/utf8.hpp"
 #include "emb/mapped_table.hpp"
@@ -343,7 +344,8 @@ Matrix<T> load_npy(const std::filesystem::path& path) {
   const emb::detail::MappedFile file(where, path, emb::detail::MapAccess::sequential);
   const detail::NpyHeader header = detail::read_npy_header(where, path, file.data(), file.size());
   const auto [rows, cols] = detail::npy_matrix_shape(header);
-  Matrix<T> out(rows, cols);
+  // On huge pages as a table's own weight, for from_pretrained(std::move(...)) to take over.
+  Matrix<T> out = emb::detail::allocate_table<T>(rows, cols);
   const unsigned char* data = file.data() + header.data_offset;
   const std::size_t item = header.item_size;
   const bool native = !header.big_endian == (std::endian::native == std::endian::little);

@@ -34,6 +34,7 @@
 #include "emb/detail/file.hpp"
 #include "emb/detail/float16.hpp"
 #include "emb/detail/half.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/detail/mapped_file.hpp"
 #include "emb/detail/utf8.hpp"
 #include "emb/mapped_table.hpp"
@@ -404,7 +405,8 @@ Matrix<T> load_tensor(const char* where, const std::filesystem::path& path,
                                   "; emb reads F64, F32, F16 and BF16 tensors");
   }
   const auto [rows, cols] = matrix_shape(where, path, info);
-  Matrix<T> out(rows, cols);
+  // On huge pages as a table's own weight, for from_pretrained(std::move(...)) to take over.
+  Matrix<T> out = emb::detail::allocate_table<T>(rows, cols);
   const std::size_t start = header.data_start + static_cast<std::size_t>(info.data_begin);
   const unsigned char* data = file.data() + start;
   file.advise(start, static_cast<std::size_t>(info.data_end - info.data_begin),
