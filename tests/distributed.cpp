@@ -526,21 +526,18 @@ TEST_CASE("sharded bag checkpoints load into a whole EmbeddingBag", "[distribute
 }
 
 TEST_CASE("each rank's shard is on huge pages, as a whole table is", "[distributed][huge_pages]") {
-  // 33 MiB a rank: over the 8 MiB from which tables are advised to use huge pages, and over the
-  // 32 MiB from which glibc's malloc maps every block afresh (smaller ones may reuse advised
-  // memory).
-  const Index rows = 8'448 * world_size(), dim = 1'024;
-  const auto advised = [](const emb::Embedding<float>& t) {
-    return emb::test::huge_page_advice(t.weight().data() + t.weight().size() / 2);
-  };
-  if (advised(emb::Embedding<float>(8'448, dim)) != true) {
+  using emb::test::advised_cols;
+  using emb::test::advised_rows;
+  using emb::test::huge_page_advice_of;
+  if (!emb::test::huge_page_advice_visible()) {
     WARN("no huge-page advice to be seen here (no /proc/self/smaps, or no transparent huge pages)");
     return;
   }
-  const ShardedEmbedding<float> drawn(MPI_COMM_WORLD, rows, dim, {.seed = 1});
-  CHECK(advised(drawn.local()) == true);
-  const Matrix<float> whole = Matrix<float>::Constant(rows, dim, 0.5f);
+  const Index rows = advised_rows * world_size();  // advised_rows a rank
+  const ShardedEmbedding<float> drawn(MPI_COMM_WORLD, rows, advised_cols, {.seed = 1});
+  CHECK(huge_page_advice_of(drawn.local().weight()) == true);
+  const Matrix<float> whole = Matrix<float>::Constant(rows, advised_cols, 0.5f);
   const auto pretrained = ShardedEmbedding<float>::from_pretrained(MPI_COMM_WORLD, whole);
-  CHECK(advised(pretrained.local()) == true);
-  CHECK(pretrained.local().weight() == whole.topRows(8'448));
+  CHECK(huge_page_advice_of(pretrained.local().weight()) == true);
+  CHECK(pretrained.local().weight() == whole.topRows(advised_rows));
 }

@@ -454,44 +454,54 @@ TEMPLATE_TEST_CASE("bad indices and shapes throw and change nothing", "[embeddin
   CHECK(table.weight() == before);
 }
 
-TEST_CASE("copied, reloaded and loaded tables keep the huge-page advice of new ones",
+TEST_CASE("copied, reloaded and loaded tables and large results are on huge pages, as new tables",
           "[embedding][huge_pages]") {
-  // 33 MiB: over the 8 MiB from which allocate_table advises huge pages, and over the 32 MiB
-  // from which glibc's malloc maps every block afresh (smaller ones may reuse advised memory).
-  const Embedding<float> table(8'448, 1'024, {.seed = 1});
-  const auto advised = [](const Embedding<float>& t) {
-    return emb::test::huge_page_advice(t.weight().data() + t.weight().size() / 2);
-  };
-  if (advised(table) != true) {
+  using emb::test::advised_cols;
+  using emb::test::advised_rows;
+  using emb::test::huge_page_advice_of;
+  if (!emb::test::huge_page_advice_visible()) {
     WARN("no huge-page advice to be seen here (no /proc/self/smaps, or no transparent huge pages)");
     return;
   }
+  const Embedding<float> table(advised_rows, advised_cols, {.seed = 1});
+  CHECK(huge_page_advice_of(table.weight()) == true);
+
   const Embedding<float> copy = table;
   CHECK(copy.weight() == table.weight());
-  CHECK(advised(copy) == true);
+  CHECK(huge_page_advice_of(copy.weight()) == true);
 
   Embedding<float> assigned(2, 3);
   assigned = table;
   CHECK(assigned.weight() == table.weight());
-  CHECK(advised(assigned) == true);
+  CHECK(huge_page_advice_of(assigned.weight()) == true);
 
   std::stringstream checkpoint;
   table.save(checkpoint);
-  Embedding<float> reloaded(8'448, 1'024);
+  Embedding<float> reloaded(advised_rows, advised_cols);
   reloaded.load(checkpoint);
   CHECK(reloaded.weight() == table.weight());
-  CHECK(advised(reloaded) == true);
+  CHECK(huge_page_advice_of(reloaded.weight()) == true);
 
   const emb::test::TempDir dir;
   emb::io::save_npy<float>(dir / "table.npy", table.weight());
   const auto from_npy =
       Embedding<float>::from_pretrained(emb::io::load_npy<float>(dir / "table.npy"));
   CHECK(from_npy.weight() == table.weight());
-  CHECK(advised(from_npy) == true);
+  CHECK(huge_page_advice_of(from_npy.weight()) == true);
 
   emb::io::save_safetensors(dir / "table.safetensors", {{"weight", table.weight()}});
   const auto from_safetensors = Embedding<float>::from_pretrained(
       emb::io::load_safetensors<float>(dir / "table.safetensors", "weight"));
   CHECK(from_safetensors.weight() == table.weight());
-  CHECK(advised(from_safetensors) == true);
+  CHECK(huge_page_advice_of(from_safetensors.weight()) == true);
+
+  // Every row once, backwards: the output and the gradient's values are 33 MiB as well.
+  std::vector<Index> ids(static_cast<std::size_t>(advised_rows));
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = advised_rows - 1 - static_cast<Index>(i);
+  const Matrix<float> out = table.lookup(ids);
+  CHECK(out.row(0) == table.weight().row(advised_rows - 1));
+  CHECK(huge_page_advice_of(out) == true);
+  const auto grad = table.backward(ids, out);
+  CHECK(grad.values.row(0) == table.weight().row(0));
+  CHECK(huge_page_advice_of(grad.values) == true);
 }

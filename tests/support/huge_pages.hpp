@@ -8,6 +8,9 @@
 #include <sstream>   // std::istringstream
 #include <string>    // std::string
 
+#include <emb/detail/huge_pages.hpp>
+#include <emb/types.hpp>
+
 namespace emb::test {
 
 // Whether the mapping holding `address` carries the huge-page advice; nullopt where that cannot
@@ -31,6 +34,27 @@ inline std::optional<bool> huge_page_advice(const void* address) {
     }
   }
   return std::nullopt;
+}
+
+// A float matrix of advised_rows x advised_cols is 33 MiB: over the 8 MiB from which
+// allocate_table advises huge pages, and over the 32 MiB from which glibc's malloc maps every
+// block afresh (a smaller block may reuse memory advised for an earlier one, and show advice it
+// was never given).
+inline constexpr Index advised_rows = 8'448;
+inline constexpr Index advised_cols = 1'024;
+
+// Whether the middle of a matrix's data carries the advice (allocate_table advises the whole
+// 2 MiB pages inside a block, not its ragged ends).
+template <class Matrix>
+std::optional<bool> huge_page_advice_of(const Matrix& m) {
+  return huge_page_advice(m.data() + m.size() / 2);
+}
+
+// Whether the advice can be seen here at all: a fresh allocate_table block shows it, except
+// where there is no /proc/self/smaps or no transparent huge pages (tests then check nothing).
+inline bool huge_page_advice_visible() {
+  return huge_page_advice_of(emb::detail::allocate_table<float>(advised_rows, advised_cols)) ==
+         true;
 }
 
 }  // namespace emb::test
