@@ -1,14 +1,17 @@
 // Embedding forward (gather) and backward (coalesce) over sweeps of rows, dim, batch and index
 // distribution; their bytes per second count the rows moved, N x D x sizeof(float) read and
-// written. And backward's grouping of positions by row alone, in positions per second.
+// written. And backward's grouping of positions by row alone, in positions per second, and a
+// whole lazy SGD training step.
 
-#include <cstdint>  // std::int64_t
-#include <utility>  // std::pair
-#include <vector>   // std::vector
+#include <cstdint>   // std::int64_t
+#include <optional>  // std::optional
+#include <utility>   // std::pair
+#include <vector>    // std::vector
 
 #include <benchmark/benchmark.h>
 #include <emb/detail/sort.hpp>
 #include <emb/embedding.hpp>
+#include <emb/optim.hpp>
 
 #include "workloads.hpp"
 
@@ -95,6 +98,28 @@ void grouping_sizes(benchmark::internal::Benchmark* b) {
   }
 }
 
+// One lazy SGD training step, compare_libtorch's pair without LibTorch: forward, backward,
+// step. Args: rows, dim, batch (Zipf ids), copied (1: the step trains a copy of the table, as
+// compare_libtorch does). A copy must be as fast as the table it was made from: both on huge
+// pages (detail/huge_pages.hpp).
+void train_step(benchmark::State& state) {
+  const Index rows = state.range(0), dim = state.range(1), n = state.range(2);
+  emb::Embedding<float> made(rows, dim, {.seed = 1});
+  std::optional<emb::Embedding<float>> copy;
+  if (state.range(3) != 0) copy.emplace(made);
+  emb::Embedding<float>& table = copy ? *copy : made;
+  const auto idx = emb::bench::make_indices(rows, n, Distribution::zipf);
+  emb::Matrix<float> out(n, dim);
+  const emb::Matrix<float> grad_out = emb::Matrix<float>::Constant(n, dim, 0.5f);
+  emb::optim::SGD<float> sgd(table, {.lr = 1e-3f, .lazy = true});
+  for (auto _ : state) {
+    table.forward(idx, out);
+    sgd.step(table.backward(idx, grad_out));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * n);
+}
+
 // The workloads W1 (NLP), W2 (recommendation), W3 (small), then sweeps of one knob.
 void workloads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "dim", "batch", "zipf"});
@@ -111,5 +136,11 @@ BENCHMARK(forward_into)->Apply(workloads)->UseRealTime();
 BENCHMARK(forward_alloc)->Apply(workloads)->UseRealTime();
 BENCHMARK(backward)->Apply(workloads)->UseRealTime();
 BENCHMARK(grouping)->Apply(grouping_sizes)->UseRealTime();
+BENCHMARK(train_step)
+    ->ArgNames({"rows", "dim", "batch", "copied"})
+    ->ArgsProduct({{50'000}, {300}, {16'384}, {0, 1}})
+    ->ArgsProduct({{1'000'000}, {128}, {65'536}, {0, 1}})
+    ->ArgsProduct({{10'000}, {64}, {4'096}, {0, 1}})
+    ->UseRealTime();
 
 }  // namespace

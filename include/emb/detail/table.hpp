@@ -90,8 +90,8 @@ class TableCore {
     if (options_.padding_idx) weight_.row(*options_.padding_idx).setZero();
   }
   // Copies allocate the weight with allocate_table, as a new table does: the implicit copy would
-  // malloc it without huge-page advice, and a copy of W2 (docs/PERFORMANCE.md) then looked up
-  // 30 % slower and stepped 50 % slower than the table it was copied from.
+  // malloc it without huge-page advice, and W2's training step (bench_embedding's train_step,
+  // docs/PERFORMANCE.md) then took a median 10 % longer on a copy than on the table itself.
   TableCore(const TableCore& other)
       : kind_(other.kind_),
         options_(other.options_),
