@@ -2,6 +2,7 @@
 // Built twice (test_gather, and test_gather_native with -march=native where the compiler takes
 // it), because the copy is inline vector moves when built for AVX or AVX-512, memcpy otherwise.
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -43,6 +44,30 @@ TEST_CASE("copy_row_wide copies exactly the bytes asked for, at any alignment", 
   check_copy(emb::detail::copy_row_wide);
 }
 
+// copy_row_stream's contract: a destination on a 16-byte boundary, a multiple of 16 bytes. Every
+// such size up to 304 bytes, the destination at each 16-byte offset in a line, the source at
+// every 4-byte offset.
+TEST_CASE("copy_row_stream copies exactly the bytes asked for", "[gather]") {
+  alignas(64) std::array<unsigned char, 512> dst{};
+  std::vector<unsigned char> src(512);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+  for (std::size_t bytes = 0; bytes <= 304; bytes += 16) {
+    for (std::size_t from = 0; from < 72; from += 4) {
+      for (std::size_t to = 0; to < 64; to += 16) {
+        std::fill(dst.begin(), dst.end(), 0);
+        emb::detail::copy_row_stream(dst.data() + to, src.data() + from, bytes);
+        emb::detail::store_fence();
+        for (std::size_t i = 0; i < dst.size(); ++i) {
+          const bool inside = i >= to && i < to + bytes;
+          if (dst[i] != (inside ? src[i - to + from] : 0)) {
+            FAIL("bytes " << bytes << ", from " << from << ", to " << to << ": byte " << i);
+          }
+        }
+      }
+    }
+  }
+}
+
 // Outputs past wide_copy_limit take copy_row, smaller ones copy_row_wide: both gathers checked.
 TEST_CASE("forward gathers large outputs exactly", "[gather]") {
   const Index dim = 100, rows = 1000;
@@ -57,6 +82,36 @@ TEST_CASE("forward gathers large outputs exactly", "[gather]") {
     same = same && out.row(i) == table.weight().row(idx[static_cast<std::size_t>(i)]);
   }
   CHECK(same);
+}
+
+// A thread's share of more than streamed_share_bytes is written with copy_row_stream, when the
+// rows are a multiple of 16 bytes (300 and 128 floats) and the output is aligned; 301 floats, or
+// the output one float into its buffer, take copy_row instead. Every row and the guards checked.
+TEST_CASE("forward gathers outputs too large for a core's caches exactly", "[gather]") {
+  const Index rows = 5000;
+  for (Index dim : {300, 128, 301}) {
+    const auto row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
+    const auto n =
+        static_cast<Index>(emb::detail::streamed_share_bytes *
+                           static_cast<std::size_t>(emb::detail::max_threads()) / row_bytes) +
+        7;
+    std::vector<Index> idx(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<Index>(i * 7919 + 13) % rows;
+    emb::Embedding<float> table(rows, dim, {.seed = 5});
+    for (Index offset : {0, 1}) {
+      std::vector<float> buffer(static_cast<std::size_t>(n * dim + 2), -1.0f);
+      Eigen::Map<Matrix<float>> out(buffer.data() + offset, n, dim);
+      table.forward(idx, out);
+      CAPTURE(dim, offset);
+      bool same = true;
+      for (Index i = 0; i < n; ++i) {
+        same = same && out.row(i) == table.weight().row(idx[static_cast<std::size_t>(i)]);
+      }
+      CHECK(same);
+      CHECK(buffer[0] == (offset == 0 ? out(0, 0) : -1.0f));
+      CHECK(buffer[static_cast<std::size_t>(offset + n * dim)] == -1.0f);
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("forward gathers rows of every size into outputs at every offset", "[gather]",

@@ -3,7 +3,7 @@
 
 #include <algorithm>    // std::max, std::copy
 #include <cstddef>      // std::size_t
-#include <cstdint>      // std::int64_t
+#include <cstdint>      // std::int64_t, std::uintptr_t
 #include <type_traits>  // std::true_type, std::false_type
 
 #include "emb/detail/parallel.hpp"
@@ -20,6 +20,13 @@ inline constexpr std::size_t prefetch_distance = 8;
 
 // Tables up to this size are gathered without prefetching (see gather_rows).
 inline constexpr std::size_t near_table_bytes = std::size_t{4} << 20;
+
+// A thread's share of the output above this many bytes is written with non-temporal stores
+// (copy_row_stream): it would not stay in that core's caches, and ordinary stores would first
+// read each line of it. AMD EPYC (docs/PERFORMANCE.md), forward into a buffer, one thread: W1's
+// 19.7 MB 1.03 -> 0.73 ms, W2's 33.5 MB 3.19 -> 1.41; at two threads W1's halves (9.8 MB) took
+// 0.43 -> 0.71 ms, the output being in the L3 when the forward runs alone, so they stay below.
+inline constexpr std::size_t streamed_share_bytes = std::size_t{12} << 20;
 
 // Outputs up to this many bytes are gathered with copy_row_wide (built for AVX-512), larger ones
 // with copy_row. Measured on a Skylake-SP Xeon, 2 threads, rows of 256 and 512 bytes: 64-byte
@@ -40,7 +47,7 @@ void gather_rows(const Rows& rows, const I* indices, std::size_t n, typename Row
   // A table of at most near_table_bytes stays in cache when it is used at all often, and
   // prefetching its rows only costs instructions: W3 (2.5 MB) gathered 9 % faster without them.
   const bool far = static_cast<std::size_t>(rows.rows()) * stored > near_table_bytes;
-  auto gather = [&](auto copy) {
+  auto gather = [&](auto copy, auto streaming) {
     auto loop = [&](auto prefetching) {
       parallel_ranges(
           static_cast<std::int64_t>(n), rows_per_thread, [&](std::int64_t begin, std::int64_t end) {
@@ -51,6 +58,7 @@ void gather_rows(const Rows& rows, const I* indices, std::size_t n, typename Row
               }
               copy(out + static_cast<Index>(i) * out_stride, static_cast<Index>(indices[i]));
             }
+            if constexpr (streaming()) store_fence();
           });
     };
     if (far) {
@@ -61,16 +69,27 @@ void gather_rows(const Rows& rows, const I* indices, std::size_t n, typename Row
   };
   if constexpr (reads_in_place<Rows>) {
     // Lambdas, not function pointers: each copy is inlined into its own instance of the loop.
-    if (has_wide_copy && n * stored <= wide_copy_limit) {
-      gather([&](Scalar* d, Index r) { copy_row_wide(d, rows.address(r), stored); });
+    const std::size_t bytes = n * stored;
+    const auto threads =
+        static_cast<std::size_t>(range_count(static_cast<std::int64_t>(n), rows_per_thread));
+    if (has_stream_copy && bytes / threads > streamed_share_bytes && stored % 16 == 0 &&
+        static_cast<std::size_t>(out_stride) * sizeof(Scalar) == stored &&
+        reinterpret_cast<std::uintptr_t>(out) % 16 == 0) {
+      gather([&](Scalar* d, Index r) { copy_row_stream(d, rows.address(r), stored); },
+             std::true_type{});
+    } else if (has_wide_copy && bytes <= wide_copy_limit) {
+      gather([&](Scalar* d, Index r) { copy_row_wide(d, rows.address(r), stored); },
+             std::false_type{});
     } else {
-      gather([&](Scalar* d, Index r) { copy_row(d, rows.address(r), stored); });
+      gather([&](Scalar* d, Index r) { copy_row(d, rows.address(r), stored); }, std::false_type{});
     }
   } else {
-    gather([&](Scalar* d, Index r) {
-      const Scalar* got = rows.columns(r, 0, dim, d);  // decodes straight into the output
-      if (got != d) std::copy(got, got + dim, d);
-    });
+    gather(
+        [&](Scalar* d, Index r) {
+          const Scalar* got = rows.columns(r, 0, dim, d);  // decodes straight into the output
+          if (got != d) std::copy(got, got + dim, d);
+        },
+        std::false_type{});
   }
 }
 

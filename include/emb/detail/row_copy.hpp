@@ -6,8 +6,8 @@
 #include <cstdint>  // std::uintptr_t
 #include <cstring>  // std::memcpy
 
-#if defined(__AVX__)
-#include <immintrin.h>  // _mm256_loadu_si256, _mm_loadu_si128
+#if defined(__SSE2__)
+#include <immintrin.h>  // _mm256_loadu_si256, _mm_loadu_si128, _mm_stream_si128, _mm_sfence
 #endif
 
 namespace emb::detail {
@@ -68,6 +68,58 @@ inline void copy_row_wide(void* dst, const void* src, std::size_t bytes) {
   }
 #endif
   copy_row(dst, src, bytes);
+}
+
+// Whether copy_row_stream exists: built for SSE2 (every x86-64 build).
+#if defined(__SSE2__)
+inline constexpr bool has_stream_copy = true;
+#else
+inline constexpr bool has_stream_copy = false;
+#endif
+
+// Copies one row with non-temporal stores: whole cache lines go to memory without first being
+// read into the cache and without evicting what is there, the way memcpy writes a copy larger
+// than the cache. `dst` must be 16-byte aligned and `bytes` a multiple of 16, so that every byte
+// is written by such a store: 16 bytes at a time up to a cache line boundary, then whole lines,
+// then 16 bytes at a time. Rows that follow each other in the output continue each other's
+// lines, and the processor's write-combining buffers join the 16-byte pieces of a shared line
+// into one write; had the edges been written by ordinary stores, each shared line would be read
+// from memory after all, which is how a first version of this lost on W1 (docs/PERFORMANCE.md).
+// The stores are weakly ordered: the writer must call store_fence() before others read them.
+inline void copy_row_stream(void* dst, const void* src, std::size_t bytes) {
+#if defined(__SSE2__)
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  auto move16 = [&](std::size_t at) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + at),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + at)));
+  };
+  std::size_t at = 0;
+  for (; at < bytes && (reinterpret_cast<std::uintptr_t>(d + at) & 63) != 0; at += 16) move16(at);
+  for (; at + 64 <= bytes; at += 64) {
+#if defined(__AVX512F__)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(d + at), _mm512_loadu_si512(s + at));
+#elif defined(__AVX__)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + at),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + at)));
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + at + 32),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + at + 32)));
+#else
+    for (std::size_t k = 0; k < 64; k += 16) move16(at + k);
+#endif
+  }
+  for (; at < bytes; at += 16) move16(at);
+#else
+  copy_row(dst, src, bytes);
+#endif
+}
+
+// Orders the non-temporal stores made so far before any later store: after copy_row_stream,
+// before another thread may read what it wrote.
+inline void store_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
 }
 
 }  // namespace emb::detail
