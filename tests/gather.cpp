@@ -2,6 +2,7 @@
 // Built twice (test_gather, and test_gather_native with -march=native where the compiler takes
 // it), because the copy is inline vector moves when built for AVX or AVX-512, memcpy otherwise.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -14,15 +15,17 @@
 using emb::Index;
 using emb::Matrix;
 
-// Every size from 0 to 300 bytes, source and destination at every offset in a 64-byte line
-// (the widest vector), guards around the destination.
+// Every size from 0 to 300 bytes that is a multiple of `unit`, the source at every 4-byte offset
+// in a 64-byte line (the widest vector) and the destination at every such offset that is a
+// multiple of `unit`, guards around the destination.
 template <class Copy>
-void check_copy(Copy copy) {
-  std::vector<unsigned char> src(512), dst(512);
+void check_copy(Copy copy, std::size_t unit = 1) {
+  std::vector<unsigned char> src(512);
+  alignas(64) std::array<unsigned char, 512> dst{};
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
-  for (std::size_t bytes = 0; bytes <= 300; ++bytes) {
+  for (std::size_t bytes = 0; bytes <= 300; bytes += unit) {
     for (std::size_t from = 0; from < 72; from += 4) {
-      for (std::size_t to = 0; to < 72; to += 4) {
+      for (std::size_t to = 0; to < 72; to += std::max<std::size_t>(unit, 4)) {
         std::fill(dst.begin(), dst.end(), 0);
         copy(dst.data() + to, src.data() + from, bytes);
         for (std::size_t i = 0; i < dst.size(); ++i) {
@@ -44,28 +47,14 @@ TEST_CASE("copy_row_wide copies exactly the bytes asked for, at any alignment", 
   check_copy(emb::detail::copy_row_wide);
 }
 
-// copy_row_stream's contract: a destination on a 16-byte boundary, a multiple of 16 bytes. Every
-// such size up to 304 bytes, the destination at each 16-byte offset in a line, the source at
-// every 4-byte offset.
+// copy_row_stream's contract: a destination on a 16-byte boundary and a multiple of 16 bytes.
 TEST_CASE("copy_row_stream copies exactly the bytes asked for", "[gather]") {
-  alignas(64) std::array<unsigned char, 512> dst{};
-  std::vector<unsigned char> src(512);
-  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
-  for (std::size_t bytes = 0; bytes <= 304; bytes += 16) {
-    for (std::size_t from = 0; from < 72; from += 4) {
-      for (std::size_t to = 0; to < 64; to += 16) {
-        std::fill(dst.begin(), dst.end(), 0);
-        emb::detail::copy_row_stream(dst.data() + to, src.data() + from, bytes);
+  check_copy(
+      [](void* dst, const void* src, std::size_t bytes) {
+        emb::detail::copy_row_stream(dst, src, bytes);
         emb::detail::store_fence();
-        for (std::size_t i = 0; i < dst.size(); ++i) {
-          const bool inside = i >= to && i < to + bytes;
-          if (dst[i] != (inside ? src[i - to + from] : 0)) {
-            FAIL("bytes " << bytes << ", from " << from << ", to " << to << ": byte " << i);
-          }
-        }
-      }
-    }
-  }
+      },
+      16);
 }
 
 // Outputs past wide_copy_limit take copy_row, smaller ones copy_row_wide: both gathers checked.
