@@ -97,7 +97,7 @@ TEST_CASE("forward gathers outputs too large for a core's caches exactly", "[gat
         same = same && out.row(i) == table.weight().row(idx[static_cast<std::size_t>(i)]);
       }
       CHECK(same);
-      CHECK(buffer[0] == (offset == 0 ? out(0, 0) : -1.0f));
+      if (offset == 1) CHECK(buffer[0] == -1.0f);
       CHECK(buffer[static_cast<std::size_t>(offset + n * dim)] == -1.0f);
     }
   }

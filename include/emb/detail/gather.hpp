@@ -26,6 +26,7 @@ inline constexpr std::size_t near_table_bytes = std::size_t{4} << 20;
 // read each line of it. AMD EPYC (docs/PERFORMANCE.md), forward into a buffer, one thread: W1's
 // 19.7 MB 1.03 -> 0.73 ms, W2's 33.5 MB 3.19 -> 1.41; at two threads W1's halves (9.8 MB) took
 // 0.43 -> 0.71 ms, the output being in the L3 when the forward runs alone, so they stay below.
+// 12 MiB is where the two copies cross at one thread, in a scan of shares from 6 to 20 MB.
 inline constexpr std::size_t streamed_share_bytes = std::size_t{12} << 20;
 
 // Outputs up to this many bytes are gathered with copy_row_wide (built for AVX-512), larger ones

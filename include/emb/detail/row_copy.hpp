@@ -84,7 +84,7 @@ inline constexpr bool has_stream_copy = false;
 // then 16 bytes at a time. Rows that follow each other in the output continue each other's
 // lines, and the processor's write-combining buffers join the 16-byte pieces of a shared line
 // into one write; had the edges been written by ordinary stores, each shared line would be read
-// from memory after all, which is how a first version of this lost on W1 (docs/PERFORMANCE.md).
+// from memory after all, which is how two earlier tries lost on W1 (docs/PERFORMANCE.md).
 // The stores are weakly ordered: the writer must call store_fence() before others read them.
 inline void copy_row_stream(void* dst, const void* src, std::size_t bytes) {
 #if defined(__SSE2__)
