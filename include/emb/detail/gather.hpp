@@ -73,7 +73,7 @@ void gather_rows(const Rows& rows, const I* indices, std::size_t n, typename Row
     const std::size_t bytes = n * stored;
     const auto threads =
         static_cast<std::size_t>(range_count(static_cast<std::int64_t>(n), rows_per_thread));
-    if (has_stream_copy && bytes / threads > streamed_share_bytes && stored % 16 == 0 &&
+    if (bytes / threads > streamed_share_bytes && stored % 16 == 0 &&
         static_cast<std::size_t>(out_stride) * sizeof(Scalar) == stored &&
         reinterpret_cast<std::uintptr_t>(out) % 16 == 0) {
       gather([&](Scalar* d, Index r) { copy_row_stream(d, rows.address(r), stored); },

@@ -70,22 +70,16 @@ inline void copy_row_wide(void* dst, const void* src, std::size_t bytes) {
   copy_row(dst, src, bytes);
 }
 
-// Whether copy_row_stream exists: built for SSE2 (every x86-64 build).
-#if defined(__SSE2__)
-inline constexpr bool has_stream_copy = true;
-#else
-inline constexpr bool has_stream_copy = false;
-#endif
-
-// Copies one row with non-temporal stores: whole cache lines go to memory without first being
-// read into the cache and without evicting what is there, the way memcpy writes a copy larger
-// than the cache. `dst` must be 16-byte aligned and `bytes` a multiple of 16, so that every byte
-// is written by such a store: 16 bytes at a time up to a cache line boundary, then whole lines,
-// then 16 bytes at a time. Rows that follow each other in the output continue each other's
-// lines, and the processor's write-combining buffers join the 16-byte pieces of a shared line
-// into one write; had the edges been written by ordinary stores, each shared line would be read
-// from memory after all, which is how two earlier tries lost on W1 (docs/PERFORMANCE.md).
-// The stores are weakly ordered: the writer must call store_fence() before others read them.
+// Copies one row with non-temporal stores (built for SSE2, every x86-64 build; otherwise
+// copy_row): whole cache lines go to memory without first being read into the cache and without
+// evicting what is there, the way memcpy writes a copy larger than the cache. `dst` must be
+// 16-byte aligned and `bytes` a multiple of 16, so that every byte is written by such a store:
+// 16 bytes at a time up to a cache line boundary, then whole lines, then 16 bytes at a time. Rows
+// that follow each other in the output continue each other's lines, and the processor's
+// write-combining buffers join the 16-byte pieces of a shared line into one write; had the edges
+// been written by ordinary stores, each shared line would be read from memory after all, which is
+// how two earlier tries lost on W1 (docs/PERFORMANCE.md). The stores are weakly ordered: the
+// writer must call store_fence() before others read them.
 inline void copy_row_stream(void* dst, const void* src, std::size_t bytes) {
 #if defined(__SSE2__)
   auto* d = static_cast<char*>(dst);
