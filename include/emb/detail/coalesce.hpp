@@ -8,6 +8,7 @@
 #include <type_traits>  // std::integral_constant
 #include <vector>       // std::vector
 
+#include "emb/detail/columns.hpp"
 #include "emb/detail/huge_pages.hpp"
 #include "emb/detail/parallel.hpp"
 #include "emb/detail/prefetch.hpp"
@@ -62,6 +63,22 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
   for (; column + vector <= dim; column += vector) {
     sum_fixed(column, std::integral_constant<Index, vector>{});
   }
+  // Then a half and a quarter vector, so that only the last few columns go through `out`: W1's
+  // 300 columns are 64 x 4 + 16 x 2 + 8 + 4 in a build for AVX-512, where the 12 after the
+  // 16s took a tenth of its backward at two threads. Only with scale 1 (all but
+  // scale_grad_by_freq): with another scale these columns must be summed as the walk in input
+  // order adds them (Eigen's `out += scale * row`, whose last columns the compiler may fuse into
+  // multiply-adds where it does not fuse vector code), or the sums would depend on thread count.
+  if constexpr (vector >= 4) {
+    if (scale == T(1) && column + vector / 2 <= dim) {
+      sum_fixed(column, std::integral_constant<Index, vector / 2>{});
+      column += vector / 2;
+    }
+    if (scale == T(1) && column + vector / 4 <= dim) {
+      sum_fixed(column, std::integral_constant<Index, vector / 4>{});
+      column += vector / 4;
+    }
+  }
   if (column == dim) return;
   // The last columns, fewer than a vector: summed in `out` itself.
   using Tail = Eigen::Array<T, Eigen::Dynamic, 1>;
@@ -71,6 +88,15 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
     if (column == 0 && k + ahead < visible) prefetch_row(rows, positions[k + ahead]);
     tail = tail + scale * Eigen::Map<const Tail>(row(k, column), dim - column);
   }
+}
+
+// out[0, dim) += row[0, dim): one position of backward's walk in input order. In blocks of 16
+// columns (for_columns), which the compiler vectorizes whole; Eigen's `out += row` on rows of
+// run-time length peels scalars until `out` is aligned and ends in a scalar loop, and took a
+// fifth longer on W1 (docs/PERFORMANCE.md).
+template <class T>
+void add_row_to(T* out, const T* row, Index dim) {
+  for_columns(dim, [&](Index j) { out[j] = out[j] + row[j]; });
 }
 
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
@@ -126,8 +152,10 @@ Gradient<T> coalesce_groups(const I* indices, std::size_t n, Index num_embedding
     // No pass zeroing the rows first: `started` marks the groups whose first position is in.
     std::vector<std::uint64_t> started((static_cast<std::size_t>(num_groups) + 63) / 64, 0);
     for (std::size_t i = 0; i < n; ++i) {
+      // Only the row's first line: the hardware fetches the lines after it, and asking for
+      // every line of every row kept the gradients' reads waiting (W1: backward 8 % faster).
       if (i + ahead < n && groups.group[i + ahead] != padding_group) {
-        prefetch_row(grad.values, row_of(groups.group[i + ahead]), true);
+        prefetch(grad.values.row(row_of(groups.group[i + ahead])).data(), 1, true);
       }
       const std::int64_t g = groups.group[i];
       if (g == padding_group) continue;
