@@ -91,9 +91,9 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
 }
 
 // out[0, dim) += row[0, dim): one position of backward's walk in input order. In blocks of 16
-// columns (for_columns), which the compiler vectorizes whole; Eigen's `out += row` on rows of
-// run-time length peels scalars until `out` is aligned and ends in a scalar loop, and took a
-// fifth longer on W1 (docs/PERFORMANCE.md).
+// columns (for_columns), vector loads and stores from the first column; Eigen's `out += row` on
+// rows of run-time length adds single elements until `out` is aligned and again at the end,
+// which made W1's backward about a fifth slower in a build for AVX-512 (docs/PERFORMANCE.md).
 template <class T>
 void add_row_to(T* out, const T* row, Index dim) {
   for_columns(dim, [&](Index j) { out[j] = out[j] + row[j]; });
