@@ -164,11 +164,7 @@ class Embedding : public detail::TableCore<T> {
           span.data(), span.size(), this->num_embeddings(), this->embedding_dim(),
           this->table_options(),
           [&](auto& out, Index position, T scale) {
-            if (scale == T(1)) {  // all but scale_grad_by_freq: x + 1 * y is x + y exactly
-              detail::add_row_to(out.data(), grad.row(position).data(), grad.cols());
-            } else {
-              out += scale * grad.row(position);
-            }
+            detail::add_row_to(out.data(), grad.row(position).data(), grad.cols(), scale);
           },
           [&](auto out, const std::int64_t* positions, std::size_t count, std::size_t visible,
               T scale) { detail::sum_rows(out.data(), grad, positions, count, visible, scale); });

@@ -462,7 +462,7 @@ class EmbeddingBag : public detail::TableCore<T> {
           if (mode_ == BagMode::mean) {
             scale /= static_cast<T>(count[static_cast<std::size_t>(b)]);
           }
-          out += scale * grad_output.row(b);
+          detail::add_row_to(out.data(), grad_output.row(b).data(), grad_output.cols(), scale);
         },
         [&](Index p) {
           const auto b = bag_of[static_cast<std::size_t>(p)];

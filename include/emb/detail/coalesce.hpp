@@ -90,13 +90,21 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
   }
 }
 
-// out[0, dim) += row[0, dim): one position of backward's walk in input order. In blocks of 16
-// columns (for_columns), vector loads and stores from the first column; Eigen's `out += row` on
-// rows of run-time length adds single elements until `out` is aligned and again at the end,
-// which made W1's backward about a fifth slower in a build for AVX-512 (docs/PERFORMANCE.md).
+// out[0, dim) += scale * row[0, dim): one position of a backward's walk in input order. With
+// scale 1 (all but scale_grad_by_freq, mean bags and per-sample weights; x + 1 * y is x + y
+// exactly), a loop in blocks of 16 columns (for_columns), vector loads and stores from the first
+// column: Eigen's `out += row` on rows of run-time length adds single elements until `out` is
+// aligned and again at the end, which made W1's backward about a fifth slower in a build for
+// AVX-512 (docs/PERFORMANCE.md). Any other scale keeps Eigen's expression, the form of sum_rows's
+// last columns, so that scaled sums do not depend on which walk, or how many threads, made them.
 template <class T>
-void add_row_to(T* out, const T* row, Index dim) {
-  for_columns(dim, [&](Index j) { out[j] = out[j] + row[j]; });
+void add_row_to(T* out, const T* row, Index dim, T scale) {
+  if (scale == T(1)) {
+    for_columns(dim, [&](Index j) { out[j] = out[j] + row[j]; });
+    return;
+  }
+  using Columns = Eigen::Array<T, Eigen::Dynamic, 1>;
+  Eigen::Map<Columns>(out, dim) += scale * Eigen::Map<const Columns>(row, dim);
 }
 
 // Sums per-position gradients into a row-sparse Gradient. For position i, add_row(out, i, scale)
