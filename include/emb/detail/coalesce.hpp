@@ -70,14 +70,14 @@ void sum_rows(T* out, const Eigen::Ref<const Matrix<T>>& rows, const std::int64_
   // order adds them (Eigen's `out += scale * row`, whose last columns the compiler may fuse into
   // multiply-adds where it does not fuse vector code), or the sums would depend on thread count.
   if constexpr (vector >= 4) {
-    if (scale == T(1) && column + vector / 2 <= dim) {
-      sum_fixed(column, std::integral_constant<Index, vector / 2>{});
-      column += vector / 2;
-    }
-    if (scale == T(1) && column + vector / 4 <= dim) {
-      sum_fixed(column, std::integral_constant<Index, vector / 4>{});
-      column += vector / 4;
-    }
+    auto part = [&](auto width) {
+      if (scale == T(1) && column + width <= dim) {
+        sum_fixed(column, width);
+        column += width;
+      }
+    };
+    part(std::integral_constant<Index, vector / 2>{});
+    part(std::integral_constant<Index, vector / 4>{});
   }
   if (column == dim) return;
   // The last columns, fewer than a vector: summed in `out` itself.
