@@ -531,10 +531,40 @@ TEST_CASE("each rank's shard is on huge pages, as a whole table is", "[distribut
   using emb::test::huge_page_advice_of;
   if (!emb::test::huge_page_advice_visible()) return;
   const Index rows = advised_rows * world_size();  // advised_rows a rank
-  const ShardedEmbedding<float> drawn(MPI_COMM_WORLD, rows, advised_cols, {.seed = 1});
+  ShardedEmbedding<float> drawn(MPI_COMM_WORLD, rows, advised_cols, {.seed = 1});
   CHECK(huge_page_advice_of(drawn.local().weight()) == true);
   const Matrix<float> whole = Matrix<float>::Constant(rows, advised_cols, 0.5f);
   const auto pretrained = ShardedEmbedding<float>::from_pretrained(MPI_COMM_WORLD, whole);
   CHECK(huge_page_advice_of(pretrained.local().weight()) == true);
   CHECK(pretrained.local().weight() == whole.topRows(advised_rows));
+
+  // Results of a table's size: the gathered table and a forward over advised_rows ids.
+  const Matrix<float> gathered = pretrained.gather(0);
+  if (world_rank() == 0) {
+    CHECK(gathered == whole);
+    CHECK(huge_page_advice_of(gathered) == true);
+  }
+  std::vector<Index> ids(static_cast<std::size_t>(advised_rows));
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<Index>(i) * world_size();
+  const Matrix<float> out = drawn.forward(ids);
+  const Matrix<float> drawn_whole = drawn.gather(0);
+  if (world_rank() == 0) CHECK(out.row(1) == drawn_whole.row(world_size()));
+  CHECK(huge_page_advice_of(out) == true);
+
+  // A whole table read back from the shards, as one read from a whole table's checkpoint.
+  namespace fs = std::filesystem;
+  std::uint64_t tag = std::random_device{}();
+  MPI_Bcast(&tag, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  const fs::path dir = fs::temp_directory_path() / ("emb-distributed-huge-" + std::to_string(tag));
+  if (world_rank() == 0) fs::create_directories(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::vector<fs::path> files;
+  for (int r = 0; r < world_size(); ++r) files.push_back(dir / ("shard-" + std::to_string(r)));
+  emb::save_checkpoint(files[static_cast<std::size_t>(world_rank())], pretrained);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto loaded = emb::distributed::load_embedding<float>(files);
+  CHECK(loaded.weight() == whole);
+  CHECK(huge_page_advice_of(loaded.weight()) == true);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) fs::remove_all(dir);
 }

@@ -1,9 +1,11 @@
-// Gradient<T>: dense conversion and merging.
+// Gradient<T>: dense conversion and merging; table-sized results on huge pages.
 
 #include <vector>
 
 #include <catch2/catch.hpp>
 #include <emb/gradient.hpp>
+
+#include "support/huge_pages.hpp"
 
 using emb::Gradient;
 using emb::Index;
@@ -77,4 +79,28 @@ TEMPLATE_TEST_CASE("from_dense lists every row of a matrix or a vector", "[gradi
   CHECK(b.num_embeddings == 4);
   CHECK(b.embedding_dim() == 1);
   CHECK(b.values.col(0) == bias.cast<T>());
+}
+
+TEST_CASE("to_dense, from_dense and merged values of a table's size are on huge pages",
+          "[gradient][huge_pages]") {
+  using emb::test::advised_cols;
+  using emb::test::advised_rows;
+  using emb::test::huge_page_advice_of;
+  if (!emb::test::huge_page_advice_visible()) return;
+  const Matrix<float> dense = Matrix<float>::Constant(advised_rows, advised_cols, 0.25f);
+  auto g = Gradient<float>::from_dense(dense);
+  CHECK(g.values == dense);
+  CHECK(huge_page_advice_of(g.values) == true);
+  const Matrix<float> back = g.to_dense();
+  CHECK(back == dense);
+  CHECK(huge_page_advice_of(back) == true);
+  // Every other row: the merge allocates the sum of both (every row) anew.
+  Gradient<float> odd;
+  odd.num_embeddings = advised_rows;
+  for (Index r = 1; r < advised_rows; r += 2) odd.rows.push_back(r);
+  odd.values = Matrix<float>::Constant(static_cast<Index>(odd.rows.size()), advised_cols, 1.0f);
+  g += odd;
+  CHECK(g.values.row(0) == dense.row(0));
+  CHECK(g.values.row(1) == Matrix<float>::Constant(1, advised_cols, 1.25f));
+  CHECK(huge_page_advice_of(g.values) == true);
 }

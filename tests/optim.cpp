@@ -14,6 +14,7 @@
 
 #include "support/compare.hpp"
 #include "support/golden.hpp"
+#include "support/huge_pages.hpp"
 
 using emb::Embedding;
 using emb::Gradient;
@@ -575,4 +576,37 @@ TEMPLATE_TEST_CASE("an optimizer steps a bias vector as an (n, 1) table", "[opti
   CHECK(bias(1) == want(1));
   CHECK(bias(3) == want(3));
   CHECK_THAT(static_cast<double>(bias(2)), Catch::Matchers::WithinAbs(2.5, 1e-6));
+}
+
+TEST_CASE("copies of an optimizer keep its state on huge pages, as a new optimizer's",
+          "[optim][huge_pages]") {
+  using emb::test::advised_cols;
+  using emb::test::advised_rows;
+  using emb::test::huge_page_advice_of;
+  if (!emb::test::huge_page_advice_visible()) return;
+  Embedding<float> table(advised_rows, advised_cols, {.seed = 1});
+  optim::Adam<float> opt(table, {.lr = 0.01, .lazy = true});
+  opt.step(
+      table.backward(std::vector<Index>{3, 9, 3}, Matrix<float>::Constant(3, advised_cols, 0.5f)));
+  CHECK(huge_page_advice_of(opt.exp_avg()) == true);
+  CHECK(huge_page_advice_of(opt.exp_avg_sq()) == true);
+
+  const optim::Adam<float> copy = opt;
+  CHECK(copy.exp_avg() == opt.exp_avg());
+  CHECK(copy.exp_avg_sq() == opt.exp_avg_sq());
+  CHECK(copy.steps() == 1);
+  CHECK(huge_page_advice_of(copy.exp_avg()) == true);
+  CHECK(huge_page_advice_of(copy.exp_avg_sq()) == true);
+
+  Embedding<float> other(2, advised_cols);
+  optim::Adam<float> assigned(other);
+  assigned = opt;
+  CHECK(assigned.exp_avg() == opt.exp_avg());
+  CHECK(huge_page_advice_of(assigned.exp_avg()) == true);
+  CHECK(huge_page_advice_of(assigned.exp_avg_sq()) == true);
+
+  // Moved, the state keeps its memory (and the advice) without a copy.
+  const float* moment = opt.exp_avg().data();
+  const optim::Adam<float> moved = std::move(opt);
+  CHECK(moved.exp_avg().data() == moment);
 }

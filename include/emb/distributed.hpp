@@ -79,7 +79,7 @@ checkpoint::ShardRecord<T, Extra...> read_rows(std::span<const std::filesystem::
       out.options = options;
       out.frozen = frozen;
       out.extra = extra;
-      out.weight.resize(end - begin, dim);
+      out.weight = allocate_table<T>(end - begin, dim);  // becomes a table: on huge pages
       covered.assign(static_cast<std::size_t>(end - begin), 0);
       first = false;
     } else if (!same_options(options, out.options) || frozen != out.frozen || extra != out.extra) {
@@ -173,7 +173,7 @@ class ShardedTable {
         throw_invalid(where, ": ", num_embeddings(), " rows are more than one MPI call can move");
       }
     });
-    Matrix<T> all(rank() == root ? num_embeddings() : 0, dim_);
+    Matrix<T> all = allocate_table<T>(rank() == root ? num_embeddings() : 0, dim_);
     std::vector<int> counts(static_cast<std::size_t>(size())), displs(counts.size());
     for (int r = 0; r < size(); ++r) {
       counts[static_cast<std::size_t>(r)] = static_cast<int>(blocks_.rows(r));
@@ -504,7 +504,7 @@ class ShardedEmbedding : public detail::mpi::ShardedTable<Embedding<T>, ShardedE
     auto back = scratch(mine_, static_cast<Index>(indices.size()));
     detail::mpi::RowType<T> row(dim);
     detail::mpi::exchange(comm, forward_name, plan.reversed(), rows.data(), back.data(), row.get());
-    Matrix<T> out(back.rows(), dim);
+    Matrix<T> out = detail::allocate_table<T>(back.rows(), dim);
     for (std::size_t k = 0; k < routed.order.size(); ++k) {
       out.row(routed.order[k]) = back.row(static_cast<Index>(k));
     }
@@ -960,7 +960,7 @@ EmbeddingBag<T> load_embedding_bag(std::span<const std::filesystem::path> shard_
       shard_files, "emb::distributed::ShardedEmbeddingBag", "emb::EmbeddingBag",
       "emb::distributed::load_embedding_bag", 0, 0, 0, 0);
   const auto& o = record.options;
-  return EmbeddingBag<T>::from_pretrained(record.weight,
+  return EmbeddingBag<T>::from_pretrained(std::move(record.weight),
                                           {.mode = std::get<0>(record.extra),
                                            .padding_idx = o.padding_idx,
                                            .max_norm = o.max_norm,

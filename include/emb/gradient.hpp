@@ -7,6 +7,7 @@
 #include <vector>     // std::vector
 
 #include "emb/detail/check.hpp"
+#include "emb/detail/huge_pages.hpp"
 #include "emb/types.hpp"
 
 namespace emb {
@@ -40,7 +41,7 @@ struct Gradient {
     g.num_embeddings = dense.rows();
     g.rows.resize(static_cast<std::size_t>(dense.rows()));
     for (Index i = 0; i < dense.rows(); ++i) g.rows[static_cast<std::size_t>(i)] = i;
-    g.values = dense.template cast<T>();
+    g.values = detail::copy_table<T>(dense);
     return g;
   }
 
@@ -52,7 +53,9 @@ struct Gradient {
 
   // The (num_embeddings, embedding_dim) dense gradient, zero outside `rows`.
   Matrix<T> to_dense() const {
-    Matrix<T> dense = Matrix<T>::Zero(num_embeddings, embedding_dim());
+    // A table's size: on huge pages, as a table (detail/huge_pages.hpp).
+    Matrix<T> dense = detail::allocate_table<T>(num_embeddings, embedding_dim());
+    dense.setZero();
     for (std::size_t k = 0; k < rows.size(); ++k) {
       dense.row(rows[k]) = values.row(static_cast<Index>(k));
     }
@@ -87,7 +90,7 @@ struct Gradient {
         ++a, ++b;
       }
     }
-    Matrix<T> sum(static_cast<Index>(merged.size()), embedding_dim());
+    Matrix<T> sum = detail::allocate_table<T>(static_cast<Index>(merged.size()), embedding_dim());
     a = b = 0;
     for (std::size_t k = 0; k < merged.size(); ++k) {
       const auto out = static_cast<Index>(k);

@@ -5,6 +5,8 @@
 // (madvise mode, the usual default), and only for pages not yet touched, so tables ask right
 // after allocation. A hint: elsewhere, or if the kernel declines, nothing changes.
 
+#include <array>    // std::array
+#include <cstddef>  // std::size_t
 #include <cstdint>  // std::uintptr_t
 
 #if defined(__linux__)
@@ -42,5 +44,24 @@ Matrix<T> copy_table(const Eigen::MatrixBase<Derived>& source) {
   Eigen::Map<Matrix<T>>(m.data(), m.rows(), m.cols()) = source.template cast<T>();
   return m;
 }
+
+// K matrices (an optimizer's state, each as large as its table) whose copies come from
+// copy_table: an implicit copy would allocate them with plain malloc, without the advice, and a
+// lazy step on the copy would walk them slower (docs/PERFORMANCE.md: W2's lazy Adam step 8.3 ms
+// on huge pages, 10.3 without). Otherwise a std::array.
+template <class T, std::size_t K>
+struct TableArray : std::array<Matrix<T>, K> {
+  TableArray() = default;
+  TableArray(const TableArray& other) : std::array<Matrix<T>, K>() {
+    for (std::size_t s = 0; s < K; ++s) (*this)[s] = copy_table<T>(other[s]);
+  }
+  TableArray(TableArray&&) noexcept = default;
+  TableArray& operator=(const TableArray& other) {
+    if (this != &other) *this = TableArray(other);
+    return *this;
+  }
+  TableArray& operator=(TableArray&&) noexcept = default;
+  ~TableArray() = default;
+};
 
 }  // namespace emb::detail

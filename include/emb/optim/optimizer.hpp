@@ -158,7 +158,7 @@ class Optimizer {
   Index num_ = 0, dim_ = 0;
   Options options_;
   std::int64_t steps_ = 0;
-  std::array<Matrix<T>, K> state_;
+  emb::detail::TableArray<T, K> state_;  // copies stay on huge pages, as new state
 
  private:
   friend struct emb::detail::checkpoint::Access;
