@@ -1,7 +1,7 @@
 // Embedding forward (gather) and backward (coalesce) over sweeps of rows, dim, batch and index
 // distribution; their bytes per second count the rows moved, N x D x sizeof(float) read and
-// written. And backward's grouping of positions by row alone, in positions per second, and a
-// whole lazy SGD training step.
+// written. And backward's grouping of positions by row alone, in positions per second, a whole
+// lazy SGD training step, and a gradient made dense (to_dense), in bytes of the table per second.
 
 #include <cstdint>   // std::int64_t
 #include <optional>  // std::optional
@@ -120,6 +120,20 @@ void train_step(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * n);
 }
 
+// Gradient::to_dense of backward's gradient: a fresh (rows, dim) result, the size of the table,
+// each call. Args: rows, dim, batch (Zipf ids).
+void to_dense(benchmark::State& state) {
+  const Index rows = state.range(0), dim = state.range(1), n = state.range(2);
+  emb::Embedding<float> table(rows, dim, {.seed = 1});
+  const auto idx = emb::bench::make_indices(rows, n, Distribution::zipf);
+  const auto grad = table.backward(idx, emb::Matrix<float>::Ones(n, dim));
+  for (auto _ : state) {
+    auto dense = grad.to_dense();
+    benchmark::DoNotOptimize(dense.data());
+  }
+  set_counters(state, rows, dim);
+}
+
 // The workloads W1 (NLP), W2 (recommendation), W3 (small), then sweeps of one knob.
 void workloads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "dim", "batch", "zipf"});
@@ -141,6 +155,12 @@ BENCHMARK(train_step)
     ->ArgsProduct({{50'000}, {300}, {16'384}, {0, 1}})
     ->ArgsProduct({{1'000'000}, {128}, {65'536}, {0, 1}})
     ->ArgsProduct({{10'000}, {64}, {4'096}, {0, 1}})
+    ->UseRealTime();
+BENCHMARK(to_dense)
+    ->ArgNames({"rows", "dim", "batch"})
+    ->Args({50'000, 300, 16'384})
+    ->Args({1'000'000, 128, 65'536})
+    ->Args({10'000, 64, 4'096})
     ->UseRealTime();
 
 }  // namespace
