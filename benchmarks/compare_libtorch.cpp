@@ -1,15 +1,17 @@
 // emb and LibTorch side by side, in one process, on the same data and threads.
 //
 //   build/bench/benchmarks/compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3]
-//                                           [--ops forward,backward,train,phases]
+//                                           [--ops forward,backward,train,sgd,phases]
 //
 // Each comparison alternates the two libraries for N repetitions (each repetition runs the
 // operation long enough to time reliably) and prints the medians and emb's speedup. A memcpy of
 // the bytes a gather moves is the roofline: forward's "of copy" column is memcpy time / forward
-// time, the fraction of the machine's copy bandwidth the gather achieves. `phases` (not run by
-// default) splits the lazy SGD training step into forward and backward + step, each timed inside
-// the training loop, where a phase runs slower than alone: the other phases have pushed its data
-// out of cache.
+// time, the fraction of the machine's copy bandwidth the gather achieves. `sgd` (not run by
+// default) is the first of `train`'s rows alone, the lazy SGD pair, without the dense Adam steps
+// that take most of a run's time. `phases` (not run by default) splits the lazy SGD training
+// step into forward and backward + step, each timed inside the training loop, where a phase runs
+// slower than alone: the other phases have pushed its data out of cache. The last line names the
+// CPU (/proc/cpuinfo), to be quoted with the figures.
 
 #include <torch/torch.h>
 
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -150,7 +153,7 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
                   auto g = at::embedding_sparse_backward(tgrad, tidx, w.rows, -1, false).coalesce();
                 }));
   }
-  if (!wanted("train") && !wanted("phases")) return;
+  if (!wanted("train") && !wanted("sgd") && !wanted("phases")) return;
 
   // Training steps: forward + backward + optimizer, each library on its own copy of the table.
   // LibTorch's sparse SGD step is what torch.optim.SGD does with a sparse gradient
@@ -191,8 +194,10 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
     adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
     torch_adam.step();
   };
-  if (wanted("train")) {
+  if (wanted("train") || wanted("sgd")) {
     add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
+  }
+  if (wanted("train")) {
     add("train step: lazy Adam vs sparse SGD",
         compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
     add("train step: lazy Adam vs dense Adam",
@@ -213,6 +218,23 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   }
   add("lazy SGD step, in the loop: forward", {median(emb_forward), median(torch_forward)});
   add("lazy SGD step, in the loop: backward + step", {median(emb_rest), median(torch_rest)});
+}
+
+// "model name (family F, model M)" from /proc/cpuinfo's first processor, or "unknown CPU".
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string name, family, model;
+  for (std::string line; std::getline(in, line) && !line.empty();) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || colon + 2 > line.size()) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    const std::string value = line.substr(colon + 2);
+    if (key == "model name") name = value;
+    if (key == "cpu family") family = value;
+    if (key == "model") model = value;
+  }
+  if (name.empty()) return "unknown CPU";
+  return family.empty() ? name : name + " (family " + family + ", model " + model + ")";
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -241,7 +263,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: compare_libtorch [--reps N] [--threads 1,2] [--workloads W1,W2,W3] "
-                   "[--ops forward,backward,train,phases]\n");
+                   "[--ops forward,backward,train,sgd,phases]\n");
       return 2;
     }
   }
@@ -262,5 +284,6 @@ int main(int argc, char** argv) {
                 r.threads, r.emb_ms, r.torch_ms, r.torch_ms / r.emb_ms, roof);
   }
   std::printf("\nmedians of %d alternating repetitions; Zipf(1.05) indices; float32\n", reps);
+  std::printf("cpu: %s\n", cpu_name().c_str());
   return 0;
 }
