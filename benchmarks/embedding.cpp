@@ -2,13 +2,19 @@
 // distribution; their bytes per second count the rows moved, N x D x sizeof(float) read and
 // written. And backward's grouping of positions by row alone, in positions per second, a whole
 // lazy SGD training step, and a gradient made dense (to_dense), in bytes of the table per second.
+// And what one thread's memory does at all (memory): reading, and writing with ordinary and with
+// non-temporal stores, buffers of the workloads' output sizes, the floor under a gather that must
+// write its output and a backward that must read the gradients.
 
-#include <cstdint>   // std::int64_t
-#include <optional>  // std::optional
-#include <utility>   // std::pair
-#include <vector>    // std::vector
+#include <algorithm>  // std::max
+#include <cstddef>    // std::size_t
+#include <cstdint>    // std::int64_t
+#include <optional>   // std::optional
+#include <utility>    // std::pair
+#include <vector>     // std::vector
 
 #include <benchmark/benchmark.h>
+#include <emb/detail/row_copy.hpp>
 #include <emb/detail/sort.hpp>
 #include <emb/embedding.hpp>
 #include <emb/optim.hpp>
@@ -134,6 +140,42 @@ void to_dense(benchmark::State& state) {
   set_counters(state, rows, dim);
 }
 
+// One thread reading (op 0) or writing a buffer of `bytes`, with ordinary stores (op 1) or
+// non-temporal ones (op 2), as the gather does (detail/row_copy.hpp: copy_row, copy_row_stream),
+// from a 64 KiB source that stays in cache. Each pass takes the next of the buffers that fill
+// 512 MiB, so that its buffer has left the caches (32 MiB of L3 on the hosts measured) since its
+// last pass. Args: bytes (a multiple of 64 KiB), op.
+void memory(benchmark::State& state) {
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  const auto op = state.range(1);
+  constexpr std::size_t chunk = 64 << 10;
+  const std::size_t count = std::max<std::size_t>(2, (std::size_t{512} << 20) / bytes);
+  std::vector<emb::Matrix<float>> buffers;
+  for (std::size_t b = 0; b < count; ++b) {
+    buffers.push_back(emb::Matrix<float>::Constant(static_cast<Index>(bytes / 4), 1, 1.0f));
+  }
+  const emb::Matrix<float> source = emb::Matrix<float>::Constant(chunk / 4, 1, 2.0f);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto& buffer = buffers[next++ % count];
+    auto* at = reinterpret_cast<char*>(buffer.data());
+    if (op == 0) {
+      benchmark::DoNotOptimize(buffer.sum());
+    } else {
+      for (std::size_t offset = 0; offset < bytes; offset += chunk) {
+        if (op == 1) {
+          emb::detail::copy_row(at + offset, source.data(), chunk);
+        } else {
+          emb::detail::copy_row_stream(at + offset, source.data(), chunk);
+        }
+      }
+      if (op == 2) emb::detail::store_fence();
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+
 // The workloads W1 (NLP), W2 (recommendation), W3 (small), then sweeps of one knob.
 void workloads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "dim", "batch", "zipf"});
@@ -161,6 +203,11 @@ BENCHMARK(to_dense)
     ->Args({50'000, 300, 16'384})
     ->Args({1'000'000, 128, 65'536})
     ->Args({10'000, 64, 4'096})
+    ->UseRealTime();
+// W1's and W2's forward outputs (and per-position gradients).
+BENCHMARK(memory)
+    ->ArgNames({"bytes", "op"})
+    ->ArgsProduct({{16'384 * 300 * 4, 65'536 * 128 * 4}, {0, 1, 2}})
     ->UseRealTime();
 
 }  // namespace
