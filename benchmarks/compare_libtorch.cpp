@@ -160,14 +160,8 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   // (weight.add_(grad, -lr)); its Adam is torch::optim::Adam on the dense gradient.
   torch::NoGradGuard no_grad;
   const float lr = 1e-3f;
-  emb::Embedding<float> lazy_table = table, dense_table = table, sgd_table = table;
+  emb::Embedding<float> sgd_table = table;
   emb::optim::SGD<float> lazy_sgd(sgd_table, {.lr = lr, .lazy = true});
-  emb::optim::Adam<float> lazy_adam(lazy_table, {.lr = lr, .lazy = true});
-  emb::optim::Adam<float> dense_adam(dense_table, {.lr = lr});
-  auto emb_step = [&](emb::Embedding<float>& t, emb::optim::Adam<float>& opt) {
-    t.forward(idx, out);
-    opt.step(t.backward(idx, grad_out));
-  };
   // The fair pair, the same math on both sides (a row-sparse gradient added to its rows), in
   // phases that `--ops phases` times one by one.
   torch::Tensor sgd_weight = weight.clone();
@@ -187,17 +181,26 @@ void run_workload(const Workload& w, int threads, std::vector<Row>& rows) {
   const auto torch_sparse_sgd = [&] {
     for (const auto& phase : torch_phases) phase();
   };
-  torch::Tensor adam_weight = weight.clone();
-  torch::optim::Adam torch_adam({adam_weight}, torch::optim::AdamOptions(lr));
-  const auto torch_dense_adam = [&] {
-    at::index_select_out(tout, adam_weight, 0, tidx);
-    adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
-    torch_adam.step();
-  };
   if (wanted("train") || wanted("sgd")) {
     add("train step: lazy SGD vs sparse SGD", compare(emb_lazy_sgd, torch_sparse_sgd));
   }
   if (wanted("train")) {
+    // The Adam steps, on tables and state of their own (made only here: `sgd` and `phases` runs
+    // need none of them).
+    emb::Embedding<float> lazy_table = table, dense_table = table;
+    emb::optim::Adam<float> lazy_adam(lazy_table, {.lr = lr, .lazy = true});
+    emb::optim::Adam<float> dense_adam(dense_table, {.lr = lr});
+    auto emb_step = [&](emb::Embedding<float>& t, emb::optim::Adam<float>& opt) {
+      t.forward(idx, out);
+      opt.step(t.backward(idx, grad_out));
+    };
+    torch::Tensor adam_weight = weight.clone();
+    torch::optim::Adam torch_adam({adam_weight}, torch::optim::AdamOptions(lr));
+    const auto torch_dense_adam = [&] {
+      at::index_select_out(tout, adam_weight, 0, tidx);
+      adam_weight.mutable_grad() = at::embedding_dense_backward(tgrad, tidx, w.rows, -1, false);
+      torch_adam.step();
+    };
     add("train step: lazy Adam vs sparse SGD",
         compare([&] { emb_step(lazy_table, lazy_adam); }, torch_sparse_sgd));
     add("train step: lazy Adam vs dense Adam",
