@@ -143,8 +143,8 @@ void to_dense(benchmark::State& state) {
 // One thread reading (op 0) or writing a buffer of `bytes`, with ordinary stores (op 1) or
 // non-temporal ones (op 2), as the gather does (detail/row_copy.hpp: copy_row, copy_row_stream),
 // from a 64 KiB source that stays in cache. Each pass takes the next of the buffers that fill
-// 512 MiB, so that its buffer has left the caches (32 MiB of L3 on the hosts measured) since its
-// last pass. Args: bytes (a multiple of 64 KiB), op.
+// 512 MiB, so that its buffer has left the caches (the hosts measured have 32-33 MiB of L3)
+// since its last pass. Args: bytes (a multiple of 64 KiB), op.
 void memory(benchmark::State& state) {
   const auto bytes = static_cast<std::size_t>(state.range(0));
   const auto op = state.range(1);
