@@ -4,7 +4,8 @@
 // lazy SGD training step, and a gradient made dense (to_dense), in bytes of the table per second.
 // And what one thread's memory does at all (memory): reading, and writing with ordinary and with
 // non-temporal stores, buffers of the workloads' output sizes, the floor under a gather that must
-// write its output and a backward that must read the gradients.
+// write its output and a backward that must read the gradients; and writing a fresh one, the
+// floor under an allocating forward.
 
 #include <algorithm>  // std::max
 #include <cstddef>    // std::size_t
@@ -14,6 +15,7 @@
 #include <vector>     // std::vector
 
 #include <benchmark/benchmark.h>
+#include <emb/detail/huge_pages.hpp>
 #include <emb/detail/row_copy.hpp>
 #include <emb/detail/sort.hpp>
 #include <emb/embedding.hpp>
@@ -144,32 +146,48 @@ void to_dense(benchmark::State& state) {
 // non-temporal ones (op 2), as the gather does (detail/row_copy.hpp: copy_row, copy_row_stream),
 // from a 64 KiB source that stays in cache. Each pass takes the next of the buffers that fill
 // 512 MiB, so that its buffer has left the caches (the hosts measured have 32-33 MiB of L3)
-// since its last pass. Args: bytes (a multiple of 64 KiB), op.
+// since its last pass. Op 3 writes, with non-temporal stores, a fresh buffer each pass, made as
+// an allocating forward makes its result (detail::allocate_table, on huge pages where granted)
+// and freed after: what new memory costs over memory already mapped. Args: bytes (a multiple of
+// 64 KiB), op.
 void memory(benchmark::State& state) {
   const auto bytes = static_cast<std::size_t>(state.range(0));
   const auto op = state.range(1);
   constexpr std::size_t chunk = 64 << 10;
+  const emb::Matrix<float> source = emb::Matrix<float>::Constant(chunk / 4, 1, 2.0f);
+  auto stream = [&](char* at) {
+    for (std::size_t offset = 0; offset < bytes; offset += chunk) {
+      emb::detail::copy_row_stream(at + offset, source.data(), chunk);
+    }
+    emb::detail::store_fence();
+  };
+  if (op == 3) {
+    for (auto _ : state) {
+      auto fresh = emb::detail::allocate_table<float>(static_cast<Index>(bytes / 4), 1);
+      stream(reinterpret_cast<char*>(fresh.data()));
+      benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+    return;
+  }
   const std::size_t count = std::max<std::size_t>(2, (std::size_t{512} << 20) / bytes);
   std::vector<emb::Matrix<float>> buffers;
   for (std::size_t b = 0; b < count; ++b) {
     buffers.push_back(emb::Matrix<float>::Constant(static_cast<Index>(bytes / 4), 1, 1.0f));
   }
-  const emb::Matrix<float> source = emb::Matrix<float>::Constant(chunk / 4, 1, 2.0f);
   std::size_t next = 0;
   for (auto _ : state) {
     auto& buffer = buffers[next++ % count];
     auto* at = reinterpret_cast<char*>(buffer.data());
     if (op == 0) {
       benchmark::DoNotOptimize(buffer.sum());
-    } else {
+    } else if (op == 1) {
       for (std::size_t offset = 0; offset < bytes; offset += chunk) {
-        if (op == 1) {
-          emb::detail::copy_row(at + offset, source.data(), chunk);
-        } else {
-          emb::detail::copy_row_stream(at + offset, source.data(), chunk);
-        }
+        emb::detail::copy_row(at + offset, source.data(), chunk);
       }
-      if (op == 2) emb::detail::store_fence();
+      benchmark::ClobberMemory();
+    } else {
+      stream(at);
       benchmark::ClobberMemory();
     }
   }
@@ -207,7 +225,7 @@ BENCHMARK(to_dense)
 // W1's and W2's forward outputs (and per-position gradients).
 BENCHMARK(memory)
     ->ArgNames({"bytes", "op"})
-    ->ArgsProduct({{16'384 * 300 * 4, 65'536 * 128 * 4}, {0, 1, 2}})
+    ->ArgsProduct({{16'384 * 300 * 4, 65'536 * 128 * 4}, {0, 1, 2, 3}})
     ->UseRealTime();
 
 }  // namespace
