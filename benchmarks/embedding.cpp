@@ -4,12 +4,13 @@
 // lazy SGD training step, and a gradient made dense (to_dense), in bytes of the table per second.
 // And what one thread's memory does at all (memory): reading, and writing with ordinary and with
 // non-temporal stores, buffers of the workloads' output sizes, the floor under a gather that must
-// write its output and a backward that must read the gradients; and writing a fresh one, the
-// floor under an allocating forward.
+// write its output and a backward that must read the gradients; writing a fresh one, the floor
+// under an allocating forward; and copies, with memcpy and with non-temporal stores.
 
 #include <algorithm>  // std::max
 #include <cstddef>    // std::size_t
 #include <cstdint>    // std::int64_t
+#include <cstring>    // std::memcpy
 #include <optional>   // std::optional
 #include <utility>    // std::pair
 #include <vector>     // std::vector
@@ -142,54 +143,57 @@ void to_dense(benchmark::State& state) {
   set_counters(state, rows, dim);
 }
 
-// One thread reading (op 0) or writing a buffer of `bytes`, with ordinary stores (op 1) or
-// non-temporal ones (op 2), as the gather does (detail/row_copy.hpp: copy_row, copy_row_stream),
-// from a 64 KiB source that stays in cache. Each pass takes the next of the buffers that fill
-// 512 MiB, so that its buffer has left the caches (the hosts measured have 32-33 MiB of L3)
-// since its last pass. Op 3 writes, with non-temporal stores, a fresh buffer each pass, made as
-// an allocating forward makes its result (detail::allocate_table, on huge pages where granted)
-// and freed after: what new memory costs over memory already mapped. Args: bytes (a multiple of
+// One thread moving `bytes`: reading a buffer (op 0), writing one from a 64 KiB source that
+// stays in cache with ordinary stores (op 1) or non-temporal ones (op 2), as the gather does
+// (detail/row_copy.hpp: copy_row, copy_row_stream), or copying one buffer into the next with
+// glibc's memcpy (op 4) or with non-temporal stores (op 5): compare_libtorch's roofline and the
+// copy the gather's stores make. Each pass takes the next of the buffers that fill 512 MiB, so
+// that its buffer has left the caches (the hosts measured have 32-33 MiB of L3) since its last
+// pass. Op 3 writes, with non-temporal stores, a fresh buffer each pass instead, made as an
+// allocating forward makes its result (detail::allocate_table, on huge pages where granted) and
+// freed after: what new memory costs over memory already mapped. Args: bytes (a multiple of
 // 64 KiB), op.
 void memory(benchmark::State& state) {
   const auto bytes = static_cast<std::size_t>(state.range(0));
   const auto op = state.range(1);
   constexpr std::size_t chunk = 64 << 10;
   const emb::Matrix<float> source = emb::Matrix<float>::Constant(chunk / 4, 1, 2.0f);
-  auto stream = [&](char* at) {
-    for (std::size_t offset = 0; offset < bytes; offset += chunk) {
-      emb::detail::copy_row_stream(at + offset, source.data(), chunk);
-    }
-    emb::detail::store_fence();
-  };
-  if (op == 3) {
-    for (auto _ : state) {
-      auto fresh = emb::detail::allocate_table<float>(static_cast<Index>(bytes / 4), 1);
-      stream(reinterpret_cast<char*>(fresh.data()));
-      benchmark::ClobberMemory();
-    }
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
-    return;
-  }
-  const std::size_t count = std::max<std::size_t>(2, (std::size_t{512} << 20) / bytes);
+  const auto floats = static_cast<Index>(bytes / 4);
   std::vector<emb::Matrix<float>> buffers;
-  for (std::size_t b = 0; b < count; ++b) {
-    buffers.push_back(emb::Matrix<float>::Constant(static_cast<Index>(bytes / 4), 1, 1.0f));
+  if (op != 3) {
+    const std::size_t count = std::max<std::size_t>(3, (std::size_t{512} << 20) / bytes);
+    for (std::size_t b = 0; b < count; ++b) {
+      buffers.push_back(emb::Matrix<float>::Constant(floats, 1, 1.0f));
+    }
   }
   std::size_t next = 0;
   for (auto _ : state) {
-    auto& buffer = buffers[next++ % count];
+    emb::Matrix<float> fresh;
+    if (op == 3) fresh = emb::detail::allocate_table<float>(floats, 1);
+    auto& buffer = op == 3 ? fresh : buffers[next++ % buffers.size()];
     auto* at = reinterpret_cast<char*>(buffer.data());
-    if (op == 0) {
-      benchmark::DoNotOptimize(buffer.sum());
-    } else if (op == 1) {
-      for (std::size_t offset = 0; offset < bytes; offset += chunk) {
-        emb::detail::copy_row(at + offset, source.data(), chunk);
-      }
-      benchmark::ClobberMemory();
-    } else {
-      stream(at);
-      benchmark::ClobberMemory();
+    const auto* from = reinterpret_cast<const char*>(op >= 4 ? buffers[next % buffers.size()].data()
+                                                             : source.data());
+    const std::size_t step = op >= 4 ? bytes : chunk;  // a copy's source is a whole buffer
+    switch (op) {
+      case 0:
+        benchmark::DoNotOptimize(buffer.sum());
+        break;
+      case 1:
+        for (std::size_t offset = 0; offset < bytes; offset += step) {
+          emb::detail::copy_row(at + offset, from, step);
+        }
+        break;
+      case 4:
+        std::memcpy(at, from, bytes);
+        break;
+      default:  // 2, 3, 5
+        for (std::size_t offset = 0; offset < bytes; offset += step) {
+          emb::detail::copy_row_stream(at + offset, from, step);
+        }
+        emb::detail::store_fence();
     }
+    benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
 }
@@ -225,7 +229,7 @@ BENCHMARK(to_dense)
 // W1's and W2's forward outputs (and per-position gradients).
 BENCHMARK(memory)
     ->ArgNames({"bytes", "op"})
-    ->ArgsProduct({{16'384 * 300 * 4, 65'536 * 128 * 4}, {0, 1, 2, 3}})
+    ->ArgsProduct({{16'384 * 300 * 4, 65'536 * 128 * 4}, {0, 1, 2, 3, 4, 5}})
     ->UseRealTime();
 
 }  // namespace
